@@ -1,0 +1,1 @@
+pub use limiter_core as core;
