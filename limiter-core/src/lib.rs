@@ -1,1 +1,39 @@
-//! placeholder
+//! The engine of the `limiter` crates: rate-limit notation, strategies and storages, with the
+//! semantics of Python's [`limits`](https://limits.readthedocs.io) (the library behind
+//! Flask-Limiter) and no web framework inside.
+//!
+//! * [`notation`]: `"2 per minute"`, `"10/hour; 100/day"` → [`RateLimit`].
+//! * [`Strategy`]: fixed window, moving window, sliding window counter.
+//! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind features),
+//!   each deciding a hit atomically in one step.
+//! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
+//!
+//! ```
+//! use limiter_core::{parse_many, MemoryStorage, RateLimiter, Strategy};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let limiter = RateLimiter::new(Strategy::FixedWindow, MemoryStorage::new())?;
+//! let limits = parse_many("2 per minute; 1 per second")?;
+//! // Checked in order, the smallest window first as Flask-Limiter does.
+//! assert!(limiter.hit(&limits[1], &["127.0.0.1", "fast"], 1).await?);
+//! assert!(limiter.hit(&limits[0], &["127.0.0.1", "fast"], 1).await?);
+//! assert!(!limiter.hit(&limits[1], &["127.0.0.1", "fast"], 1).await?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+pub mod clock;
+mod limiter;
+pub mod notation;
+pub mod storage;
+mod strategy;
+
+pub use clock::Timestamp;
+pub use limiter::RateLimiter;
+pub use notation::{parse_many, Granularity, ParseError, RateLimit};
+pub use storage::{
+    Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage, StorageError,
+    WindowStats,
+};
+pub use strategy::{Strategy, UnknownStrategy};

@@ -1,0 +1,200 @@
+//! Where counters live, and the one-step decisions each backend makes on them.
+//!
+//! # Why an enum and not a trait object
+//!
+//! [`Storage`] is an enum over the built-in backends rather than a `dyn Storage` trait object:
+//!
+//! * the limiter sits on every request's hot path, and an object-safe async trait must box the
+//!   future of every call (one allocation per request). With an enum, the memory backend's
+//!   decision is a plain synchronous call the compiler inlines into the request future;
+//! * a decision is not a sequence of generic `get`/`incr` primitives but one *strategy-level*
+//!   operation ([`Storage::acquire`]) that each backend carries out atomically in a single step:
+//!   a lock on one shard for memory, one Lua script for Redis, an `incr`/`add` pair for Memcached,
+//!   an update pipeline for MongoDB. A trait narrow enough to be generic would force several round
+//!   trips and races; a trait wide enough to avoid them is the enum's method set anyway;
+//! * the set of backends is the set of storage URIs we parse, which is closed and versioned with
+//!   the crate (the enum is `#[non_exhaustive]` so adding one is not a breaking change).
+
+mod memory;
+
+pub use memory::{MemoryStorage, MemoryStorageBuilder};
+
+use crate::clock::Timestamp;
+use crate::notation::RateLimit;
+use crate::strategy::Strategy;
+use smallvec::SmallVec;
+use std::time::Duration;
+
+/// One hit to count: `cost` against `limit` for the client and scope named by `identifiers`.
+///
+/// The storage key is `limit.key_for(identifiers)`, e.g. `LIMITER/127.0.0.1/fast/2/1/minute`.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit<'a> {
+    /// The limit to count against.
+    pub limit: &'a RateLimit,
+    /// The parts of the key between the namespace and the limit, usually `[client, scope]`.
+    pub identifiers: &'a [&'a str],
+    /// How much this request deducts (1 for most requests).
+    pub cost: u64,
+}
+
+/// The result of one [`Hit`]: whether it was admitted, and the window afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// `true` if the hit was within the limit.
+    pub allowed: bool,
+    /// What is left of the limit after this hit (0 when rejected).
+    pub remaining: u64,
+    /// When the window resets (fixed window) or next frees capacity (moving, sliding).
+    pub reset_at: Timestamp,
+}
+
+/// The state of one limit's window for one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowStats {
+    /// What is left of the limit.
+    pub remaining: u64,
+    /// When the window resets (fixed window) or next frees capacity (moving, sliding).
+    pub reset_at: Timestamp,
+}
+
+/// The decisions of a batch, in the order of its hits. Inline for up to four limits, so checking a
+/// request does not allocate.
+pub type Decisions = SmallVec<[Decision; 4]>;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The strategy cannot be carried out atomically on this backend.
+    #[error("the {strategy} strategy is not supported by the {backend} storage")]
+    UnsupportedStrategy {
+        /// The strategy that was asked for.
+        strategy: Strategy,
+        /// The backend's scheme name.
+        backend: &'static str,
+    },
+    /// The URI names a backend that this build of `limiter-core` does not contain.
+    #[error(
+        "the {scheme} storage backend is not built in this version of limiter-core \
+         (available: {available})"
+    )]
+    NotBuilt {
+        /// The scheme of the URI.
+        scheme: &'static str,
+        /// The schemes this build supports.
+        available: &'static str,
+    },
+    /// The backend could not be reached or answered with an error.
+    #[error("{backend} storage error: {source}")]
+    Backend {
+        /// The backend's scheme name.
+        backend: &'static str,
+        /// What the client library reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The backend did not answer in time.
+    #[error("{backend} storage did not answer within {timeout:?}")]
+    Timeout {
+        /// The backend's scheme name.
+        backend: &'static str,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+}
+
+/// A rate-limit storage: one of the built-in backends.
+///
+/// Cloning is cheap and shares the same counters (and connections).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Storage {
+    /// In-process counters: [`MemoryStorage`].
+    Memory(MemoryStorage),
+}
+
+impl Storage {
+    /// The scheme name of the backend (`memory`, `redis`, …).
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Storage::Memory(_) => "memory",
+        }
+    }
+
+    /// Whether this backend can carry out `strategy` atomically.
+    pub fn supports(&self, strategy: Strategy) -> bool {
+        match self {
+            Storage::Memory(_) => {
+                let _ = strategy;
+                true
+            }
+        }
+    }
+
+    /// Counts every hit of `hits` in order, each decided atomically, and returns their decisions.
+    ///
+    /// With `stop_at_first_breach`, hits after the first rejected one are not counted and have no
+    /// decision (the result is shorter than `hits`), as Flask-Limiter's `fail_on_first_breach`.
+    /// Network backends send the whole batch in one round trip.
+    pub async fn acquire(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> Result<Decisions, StorageError> {
+        match self {
+            Storage::Memory(memory) => Ok(memory.acquire(strategy, hits, stop_at_first_breach)),
+        }
+    }
+
+    /// Whether `cost` more would be admitted now, without counting anything.
+    pub async fn test(&self, strategy: Strategy, hit: Hit<'_>) -> Result<bool, StorageError> {
+        match self {
+            Storage::Memory(memory) => Ok(memory.test(strategy, hit)),
+        }
+    }
+
+    /// The remaining amount and reset time of `limit` for `identifiers`.
+    pub async fn window_stats(
+        &self,
+        strategy: Strategy,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Result<WindowStats, StorageError> {
+        match self {
+            Storage::Memory(memory) => Ok(memory.window_stats(strategy, limit, identifiers)),
+        }
+    }
+
+    /// Forgets the state of `limit` for `identifiers`, under every strategy.
+    pub async fn clear(&self, limit: &RateLimit, identifiers: &[&str]) -> Result<(), StorageError> {
+        match self {
+            Storage::Memory(memory) => {
+                memory.clear(limit, identifiers);
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets every limit's state; returns how many keys were removed, where known.
+    pub async fn reset(&self) -> Result<Option<u64>, StorageError> {
+        match self {
+            Storage::Memory(memory) => Ok(Some(memory.reset())),
+        }
+    }
+
+    /// Whether the backend answers. Never fails and never blocks longer than the backend's
+    /// configured timeout.
+    pub async fn check(&self) -> bool {
+        match self {
+            Storage::Memory(_) => true,
+        }
+    }
+}
+
+impl From<MemoryStorage> for Storage {
+    fn from(memory: MemoryStorage) -> Self {
+        Storage::Memory(memory)
+    }
+}
