@@ -28,6 +28,7 @@ mod limiter;
 pub mod notation;
 pub mod storage;
 mod strategy;
+pub mod uri;
 
 pub use clock::Timestamp;
 pub use limiter::RateLimiter;
@@ -37,3 +38,4 @@ pub use storage::{
     WindowStats,
 };
 pub use strategy::{Strategy, UnknownStrategy};
+pub use uri::{StorageUri, UriError};
