@@ -66,6 +66,9 @@ pub type Decisions = SmallVec<[Decision; 4]>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
+    /// The storage URI could not be parsed.
+    #[error(transparent)]
+    Uri(#[from] crate::uri::UriError),
     /// The strategy cannot be carried out atomically on this backend.
     #[error("the {strategy} strategy is not supported by the {backend} storage")]
     UnsupportedStrategy {
@@ -104,6 +107,9 @@ pub enum StorageError {
     },
 }
 
+/// The schemes this build of the crate can open.
+const AVAILABLE_BACKENDS: &str = "memory";
+
 /// A rate-limit storage: one of the built-in backends.
 ///
 /// Cloning is cheap and shares the same counters (and connections).
@@ -115,6 +121,30 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// Opens the storage a URI names (`memory://`, `redis://host:port`, …), as
+    /// Flask-Limiter's `storage_uri`. Network backends connect here, so a bad URI or an
+    /// unreachable server is reported at start-up rather than on the first request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let storage = limiter_core::Storage::connect("memory://").await?;
+    /// assert_eq!(storage.backend_name(), "memory");
+    /// let error = limiter_core::Storage::connect("cassandra://db:9042").await.unwrap_err();
+    /// assert!(error.to_string().contains("unknown storage scheme"));
+    /// # Ok::<(), limiter_core::StorageError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn connect(uri: &str) -> Result<Storage, StorageError> {
+        let parsed = crate::uri::StorageUri::parse(uri)?;
+        match parsed {
+            crate::uri::StorageUri::Memory => Ok(Storage::Memory(MemoryStorage::new())),
+            other => Err(StorageError::NotBuilt {
+                scheme: other.scheme_name(),
+                available: AVAILABLE_BACKENDS,
+            }),
+        }
+    }
+
     /// The scheme name of the backend (`memory`, `redis`, …).
     pub fn backend_name(&self) -> &'static str {
         match self {
