@@ -96,3 +96,65 @@ macro_rules! storage_suite {
         )*
     };
 }
+
+/// A direct connection to a Redis server, for tests that look at what the storage did.
+pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis")
+}
+
+/// How many times the server ran a script (`EVALSHA` + `EVAL`), from `INFO commandstats`.
+pub async fn script_calls(connection: &mut redis::aio::MultiplexedConnection) -> u64 {
+    command_calls(connection, &["evalsha", "eval"]).await
+}
+
+/// The sum of the `calls=` of these commands in `INFO commandstats`.
+pub async fn command_calls(
+    connection: &mut redis::aio::MultiplexedConnection,
+    commands: &[&str],
+) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(connection)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            if !commands.contains(&name) {
+                return None;
+            }
+            let calls = stats
+                .split(',')
+                .find_map(|field| field.strip_prefix("calls="))?;
+            calls.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Runs `scripts/test-servers.sh <command>` (e.g. `stop-redis`), panicking if it fails.
+pub fn test_servers(command: &str) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test-servers.sh");
+    let status = std::process::Command::new(script)
+        .arg(command)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|error| panic!("run {script} {command}: {error}"));
+    assert!(status.success(), "{script} {command} failed: {status}");
+}
+
+/// `host:port` of the master the sentinel on `127.0.0.1:<sentinel_port>` reports for
+/// `mymaster`.
+pub async fn sentinel_master(sentinel_port: &str) -> String {
+    let mut sentinel = redis_connection(&format!("redis://127.0.0.1:{sentinel_port}")).await;
+    let (host, port): (String, String) = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg("mymaster")
+        .query_async(&mut sentinel)
+        .await
+        .expect("SENTINEL get-master-addr-by-name");
+    format!("{host}:{port}")
+}

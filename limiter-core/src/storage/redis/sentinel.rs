@@ -6,6 +6,10 @@
 //! * When a command fails with an I/O error (the master went away) or `READONLY` (the server we
 //!   talk to was demoted by a failover), the sentinels are asked for the current master and the
 //!   connection is replaced, in a background task so the caller's timeout still holds.
+//! * A background task also asks the sentinels for the master every [`WATCH_INTERVAL`]: after
+//!   `SENTINEL FAILOVER` the old master keeps saying `role:master` (and accepting writes) until the
+//!   sentinel reconfigures it, ~10 s later, so waiting for errors would keep counting on the old
+//!   master meanwhile. The task ends when the storage is dropped.
 //! * A `READONLY` reply means the script was refused before it wrote anything, so that command is
 //!   sent once more to the new master; after an I/O error it is not (it may have been carried
 //!   out), and the error is returned.
@@ -13,9 +17,14 @@
 use redis::aio::ConnectionManager;
 use redis::aio::ConnectionManagerConfig;
 use redis::sentinel::SentinelClient;
+use redis::ConnectionAddr;
 use redis::{Cmd, RedisError, RedisResult, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+/// How often the sentinels are asked whether the master moved.
+pub(super) const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A connection to the current master of a sentinel-monitored service.
 #[derive(Clone)]
@@ -26,7 +35,7 @@ pub(super) struct SentinelConnection {
 struct Shared {
     sentinel: tokio::sync::Mutex<SentinelClient>,
     config: ConnectionManagerConfig,
-    master: RwLock<ConnectionManager>,
+    master: RwLock<(ConnectionAddr, ConnectionManager)>,
     resolving: AtomicBool,
 }
 
@@ -37,22 +46,20 @@ impl SentinelConnection {
         config: ConnectionManagerConfig,
     ) -> RedisResult<Self> {
         let client = sentinel.async_get_client().await?;
+        let address = client.get_connection_info().addr().clone();
         let manager = ConnectionManager::new_with_config(client, config.clone()).await?;
-        Ok(SentinelConnection {
-            shared: Arc::new(Shared {
-                sentinel: tokio::sync::Mutex::new(sentinel),
-                config,
-                master: RwLock::new(manager),
-                resolving: AtomicBool::new(false),
-            }),
-        })
+        let shared = Arc::new(Shared {
+            sentinel: tokio::sync::Mutex::new(sentinel),
+            config,
+            master: RwLock::new((address, manager)),
+            resolving: AtomicBool::new(false),
+        });
+        tokio::spawn(watch(Arc::downgrade(&shared)));
+        Ok(SentinelConnection { shared })
     }
 
     fn current(&self) -> ConnectionManager {
-        match self.shared.master.read() {
-            Ok(master) => master.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.shared.current().1
     }
 
     /// Sends `cmd` to the master, following a failover as described in the module docs.
@@ -96,13 +103,41 @@ impl SentinelConnection {
     }
 }
 
+/// Asks the sentinels for the master every [`WATCH_INTERVAL`] until the storage is dropped.
+async fn watch(shared: Weak<Shared>) {
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if !shared.resolving.swap(true, Ordering::AcqRel) {
+            // Bounded, so a hung sentinel cannot stall the watch.
+            let _ = tokio::time::timeout(WATCH_INTERVAL * 5, shared.resolve()).await;
+            shared.resolving.store(false, Ordering::Release);
+        }
+    }
+}
+
 impl Shared {
+    fn current(&self) -> (ConnectionAddr, ConnectionManager) {
+        match self.master.read() {
+            Ok(master) => master.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Asks the sentinels for the master and connects to it if it is not the one in use (the
+    /// connection manager of the one in use reconnects to it by itself).
     async fn resolve(&self) -> RedisResult<()> {
         let client = self.sentinel.lock().await.async_get_client().await?;
+        let address = client.get_connection_info().addr().clone();
+        if self.current().0 == address {
+            return Ok(());
+        }
         let manager = ConnectionManager::new_with_config(client, self.config.clone()).await?;
         match self.master.write() {
-            Ok(mut master) => *master = manager,
-            Err(poisoned) => *poisoned.into_inner() = manager,
+            Ok(mut master) => *master = (address, manager),
+            Err(poisoned) => *poisoned.into_inner() = (address, manager),
         }
         Ok(())
     }
