@@ -4,9 +4,11 @@
 //! `LIMITER_BENCH_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p limiter-core --bench redis`
 //! Without the variable the bench prints why and measures nothing.
 //!
-//! Each measured iteration sends [`CONCURRENCY`] requests at once from a multi-threaded runtime
-//! (as concurrent HTTP requests would), so the reported elements/s are requests decided per
-//! second. The limits are large enough that most hits are admitted.
+//! Each measured iteration sends `concurrency` requests at once from a multi-threaded runtime
+//! (as concurrent HTTP requests would): 1 (one request after the other: the latency, comparable
+//! with the synchronous Python `limits` measured by `scripts/bench-python-limits.py`) and
+//! [`CONCURRENCY`]. The reported elements/s are requests decided per second. The limits are
+//! large enough that most hits are admitted.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use limiter_core::{Granularity, Hit, RateLimit, Storage, Strategy};
@@ -41,52 +43,59 @@ fn bench_redis(c: &mut Criterion) {
         RateLimit::new(500, 1, Granularity::Minute),
         RateLimit::new(100, 1, Granularity::Second),
     ];
-    let clients: Vec<String> = (0..MANY_KEYS).map(|i| format!("bench-client-{i}")).collect();
+    let clients: Vec<String> = (0..MANY_KEYS)
+        .map(|i| format!("bench-client-{i}"))
+        .collect();
 
-    let mut group = c.benchmark_group("redis");
-    group.throughput(Throughput::Elements(CONCURRENCY as u64));
-    group.measurement_time(Duration::from_secs(5));
-    group.sample_size(30);
-    for strategy in Strategy::ALL {
-        let limits = if strategy == Strategy::MovingWindow {
-            &moving
-        } else {
-            &limits
-        };
-        for (case, keys, batch) in [
-            ("1 key", 1, 1),
-            ("10k keys", MANY_KEYS, 1),
-            ("1 key, 3 limits", 1, 3),
-            ("10k keys, 3 limits", MANY_KEYS, 3),
-        ] {
-            let mut next = 0usize;
-            group.bench_function(BenchmarkId::new(strategy.name(), case), |b| {
-                b.to_async(&runtime).iter(|| {
-                    let start = next;
-                    next = next.wrapping_add(CONCURRENCY);
-                    let storage = &storage;
-                    let clients = &clients;
-                    async move {
-                        let requests = (0..CONCURRENCY).map(|i| async move {
-                            let client = clients[(start + i) % keys].as_str();
-                            let ids = [client, "bench"];
-                            let hits: Vec<Hit<'_>> = limits[..batch]
-                                .iter()
-                                .map(|limit| Hit {
-                                    limit,
-                                    identifiers: &ids,
-                                    cost: 1,
-                                })
-                                .collect();
-                            storage.acquire(strategy, &hits, true).await.expect("acquire")
-                        });
-                        futures_util::future::join_all(requests).await
-                    }
+    for concurrency in [1, CONCURRENCY] {
+        let mut group = c.benchmark_group(format!("redis/{concurrency} in flight"));
+        group.throughput(Throughput::Elements(concurrency as u64));
+        group.measurement_time(Duration::from_secs(4));
+        group.sample_size(20);
+        for strategy in Strategy::ALL {
+            let limits = if strategy == Strategy::MovingWindow {
+                &moving
+            } else {
+                &limits
+            };
+            for (case, keys, batch) in [
+                ("1 key", 1, 1),
+                ("10k keys", MANY_KEYS, 1),
+                ("1 key, 3 limits", 1, 3),
+                ("10k keys, 3 limits", MANY_KEYS, 3),
+            ] {
+                let mut next = 0usize;
+                group.bench_function(BenchmarkId::new(strategy.name(), case), |b| {
+                    b.to_async(&runtime).iter(|| {
+                        let start = next;
+                        next = next.wrapping_add(concurrency);
+                        let storage = &storage;
+                        let clients = &clients;
+                        async move {
+                            let requests = (0..concurrency).map(|i| async move {
+                                let client = clients[(start + i) % keys].as_str();
+                                let ids = [client, "bench"];
+                                let hits: Vec<Hit<'_>> = limits[..batch]
+                                    .iter()
+                                    .map(|limit| Hit {
+                                        limit,
+                                        identifiers: &ids,
+                                        cost: 1,
+                                    })
+                                    .collect();
+                                storage
+                                    .acquire(strategy, &hits, true)
+                                    .await
+                                    .expect("acquire")
+                            });
+                            futures_util::future::join_all(requests).await
+                        }
+                    });
                 });
-            });
+            }
         }
+        group.finish();
     }
-    group.finish();
     runtime.block_on(storage.reset()).expect("reset");
 }
 

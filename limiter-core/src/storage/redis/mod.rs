@@ -680,6 +680,7 @@ fn cluster_masters(nodes: &str) -> Vec<(String, u16)> {
             // `host:port@cport[,hostname]`
             let address = address.split(['@', ',']).next()?;
             let (host, port) = address.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
             Some((host.to_owned(), port.parse().ok()?))
         })
         .collect()
@@ -814,4 +815,146 @@ fn sliding_stats(
         Duration::ZERO
     };
     (remaining, now.saturating_add(wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_those_of_limits() {
+        let limit: RateLimit = "2/minute".parse().unwrap();
+        assert_eq!(
+            RedisStorage::keys_for(
+                "LIMITS",
+                Strategy::FixedWindow,
+                &limit,
+                &["127.0.0.1", "root"]
+            ),
+            ["LIMITS:LIMITER/127.0.0.1/root/2/1/minute"]
+        );
+        assert_eq!(
+            RedisStorage::keys_for("P", Strategy::MovingWindow, &limit, &["a"]),
+            ["P:LIMITER/a/2/1/minute"]
+        );
+        let sliding = RedisStorage::keys_for("P", Strategy::SlidingWindowCounter, &limit, &["a"]);
+        assert_eq!(
+            sliding,
+            ["P:{LIMITER/a/2/1/minute}/-1", "P:{LIMITER/a/2/1/minute}"]
+        );
+        // One cluster slot for both sliding keys.
+        use redis::cluster_routing::Slot;
+        assert_eq!(Slot::for_key(&sliding[0]), Slot::for_key(&sliding[1]));
+    }
+
+    #[test]
+    fn decodes_script_values() {
+        let now = Timestamp::from_nanos(1_000_000_000_000);
+        let limit: RateLimit = "3/minute".parse().unwrap();
+        let fixed = [
+            Value::Int(1),
+            Value::Int(2),
+            Value::Int(59_000),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        let decision = decode(Strategy::FixedWindow, now, &limit, &fixed).unwrap();
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 1);
+        assert_eq!(
+            decision.reset_at,
+            now.saturating_add(Duration::from_secs(59))
+        );
+        // A missing key (PTTL -2): reset now.
+        let fresh = [
+            Value::Int(1),
+            Value::Int(0),
+            Value::Int(-2),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        assert_eq!(
+            decode(Strategy::FixedWindow, now, &limit, &fresh)
+                .unwrap()
+                .reset_at,
+            now
+        );
+
+        let moving = [
+            Value::Int(0),
+            Value::Int(3),
+            Value::BulkString(b"1000.5".to_vec()),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        let decision = decode(Strategy::MovingWindow, now, &limit, &moving).unwrap();
+        assert!(!decision.allowed);
+        assert_eq!(decision.remaining, 0);
+        assert_eq!(decision.reset_at, Timestamp::from_secs_f64(1060.5));
+        let garbage = [
+            Value::Int(0),
+            Value::Int(3),
+            Value::BulkString(b"nope".to_vec()),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        assert!(decode(Strategy::MovingWindow, now, &limit, &garbage).is_err());
+        assert!(decode(Strategy::MovingWindow, now, &limit, &moving[..3]).is_err());
+        let wrong_type = [
+            Value::Nil,
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        assert!(decode(Strategy::FixedWindow, now, &limit, &wrong_type).is_err());
+    }
+
+    #[test]
+    fn sliding_stats_are_those_of_limits() {
+        let now = Timestamp::from_nanos(0);
+        let minute = Duration::from_secs(60);
+        // limits' worked example: 4 in the previous bucket with 25 s of it left → 4 × 25/60 = 1.67
+        // → floor 1, so 3 remain; the next drop in 25 mod 15 = 10 s.
+        let (remaining, reset) = sliding_stats(
+            4,
+            minute,
+            now,
+            4,
+            Duration::from_secs(25),
+            0,
+            Duration::ZERO,
+        );
+        assert_eq!(remaining, 3);
+        assert_eq!(reset, now.saturating_add(Duration::from_secs(10)));
+        // Nothing counted: reset now.
+        assert_eq!(
+            sliding_stats(4, minute, now, 0, Duration::ZERO, 0, Duration::ZERO),
+            (4, now)
+        );
+        // A current counter read in the millisecond it was created (PTTL = 2 × expiry) resets in
+        // one expiry, not now.
+        let (_, reset) = sliding_stats(4, minute, now, 0, Duration::ZERO, 1, 2 * minute);
+        assert_eq!(reset, now.saturating_add(minute));
+    }
+
+    #[test]
+    fn finds_cluster_masters() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001,host-b master - 0 0 2 connected 5461-10922
+c3 127.0.0.1:7002@17002 slave a1 0 0 1 connected
+d4 127.0.0.1:7003@17003 master,fail - 0 0 3 disconnected
+e5 ::1:7004@17004 master - 0 0 4 connected 10923-16383
+";
+        assert_eq!(
+            cluster_masters(nodes),
+            [
+                ("127.0.0.1".to_owned(), 7000),
+                ("127.0.0.1".to_owned(), 7001),
+                ("::1".to_owned(), 7004)
+            ]
+        );
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
 }
