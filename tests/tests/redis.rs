@@ -14,6 +14,53 @@ async fn open(variable: &str) -> Option<Storage> {
     )
 }
 
+/// `reset` SCANs and unlinks the keys of its own prefix only (each test uses a prefix of its own,
+/// so it runs alongside the others), on every node of a cluster.
+async fn reset_removes_only_its_prefix(url: &str) {
+    use limiter_core::{RedisStorage, Strategy};
+    let open = |prefix: String| async move {
+        Storage::from(
+            RedisStorage::builder(url)
+                .key_prefix(prefix)
+                .build()
+                .await
+                .expect("connect"),
+        )
+    };
+    let mine = open(limiter_tests::suite::unique_id("RESET")).await;
+    let other = open(limiter_tests::suite::unique_id("KEEP")).await;
+    let limit = limiter_tests::suite::per_seconds(5, 60);
+    let clients = 50;
+    for strategy in Strategy::ALL {
+        for client in 0..clients {
+            let id = format!("{strategy}-{client}");
+            for storage in [&mine, &other] {
+                limiter_tests::suite::hit(storage, strategy, &limit, &id, 1).await;
+            }
+        }
+    }
+    // One key per strategy and client (the sliding window's previous bucket does not exist yet).
+    let removed = mine.reset().await.expect("reset");
+    assert_eq!(removed, Some(3 * clients), "keys removed");
+    for strategy in Strategy::ALL {
+        let id = format!("{strategy}-0");
+        let mine = mine
+            .window_stats(strategy, &limit, &[&id])
+            .await
+            .expect("stats");
+        let other = other
+            .window_stats(strategy, &limit, &[&id])
+            .await
+            .expect("stats");
+        assert_eq!(mine.remaining, 5, "{strategy}: reset");
+        assert!(
+            other.remaining < 5,
+            "{strategy}: another prefix is untouched"
+        );
+    }
+    other.reset().await.expect("reset");
+}
+
 macro_rules! redis_backend {
     ($module:ident, $variable:literal) => {
         mod $module {
@@ -24,6 +71,13 @@ macro_rules! redis_backend {
             }
 
             limiter_tests::storage_suite!(open);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reset_removes_only_its_prefix() {
+                if let Some(url) = limiter_tests::server_env($variable, "redis reset") {
+                    super::reset_removes_only_its_prefix(&url).await;
+                }
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sliding_window_first_hit_anchored() {

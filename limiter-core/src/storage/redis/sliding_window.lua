@@ -53,11 +53,11 @@ for i = 1, #KEYS / 2 do
         allowed = 1
         if not peek then
             if redis.call('EXISTS', current) == 1 then
-                redis.call('INCRBY', current, cost)
+                cc = redis.call('INCRBY', current, cost)
             else
                 redis.call('SET', current, cost, 'PX', expiry * 2)
+                cc, ct = cost, expiry * 2
             end
-            pc, pt, cc, ct = state(previous, current)
         end
     end
     local n = #out
