@@ -200,6 +200,21 @@ async fn connect(uri: StorageUri, timeout: Duration) -> RedisResult<Connection> 
             let addresses = sentinels
                 .iter()
                 .map(|location| redis::ConnectionAddr::Tcp(location.host.clone(), location.port));
+            let mut sentinel_settings = redis::RedisConnectionInfo::default();
+            if let Some(username) = &username {
+                sentinel_settings = sentinel_settings.set_username(username);
+            }
+            if let Some(password) = &password {
+                sentinel_settings = sentinel_settings.set_password(password);
+            }
+            let watch = addresses
+                .clone()
+                .map(|address| {
+                    Ok(redis::IntoConnectionInfo::into_connection_info(address)?
+                        .set_redis_settings(sentinel_settings.clone()))
+                })
+                .collect::<RedisResult<Vec<_>>>()?;
+            let service = service_name.clone();
             let mut builder = redis::sentinel::SentinelClientBuilder::new(
                 addresses,
                 service_name,
@@ -220,7 +235,7 @@ async fn connect(uri: StorageUri, timeout: Duration) -> RedisResult<Connection> 
             }
             let sentinel = builder.build()?;
             Ok(Connection::Sentinel(
-                SentinelConnection::connect(sentinel, manager_config).await?,
+                SentinelConnection::connect(sentinel, manager_config, watch, service).await?,
             ))
         }
         other => Err(RedisError::from((

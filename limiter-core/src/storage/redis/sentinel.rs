@@ -6,7 +6,8 @@
 //! * When a command fails with an I/O error (the master went away) or `READONLY` (the server we
 //!   talk to was demoted by a failover), the sentinels are asked for the current master and the
 //!   connection is replaced, in a background task so the caller's timeout still holds.
-//! * A background task also asks the sentinels for the master every [`WATCH_INTERVAL`]: after
+//! * A background task also asks a sentinel (`SENTINEL get-master-addr-by-name`, on one kept
+//!   connection) for the master every [`WATCH_INTERVAL`], and reconnects when it moved: after
 //!   `SENTINEL FAILOVER` the old master keeps saying `role:master` (and accepting writes) until the
 //!   sentinel reconfigures it, ~10 s later, so waiting for errors would keep counting on the old
 //!   master meanwhile. The task ends when the storage is dropped.
@@ -16,9 +17,10 @@
 
 use redis::aio::ConnectionManager;
 use redis::aio::ConnectionManagerConfig;
+use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
-use redis::ConnectionAddr;
 use redis::{Cmd, RedisError, RedisResult, Value};
+use redis::{ConnectionAddr, ConnectionInfo};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
@@ -41,9 +43,14 @@ struct Shared {
 
 impl SentinelConnection {
     /// Asks the sentinels for the master and connects to it.
+    ///
+    /// `sentinels` and `service` are for the background watch (the same sentinels and service
+    /// as `sentinel`'s).
     pub async fn connect(
         mut sentinel: SentinelClient,
         config: ConnectionManagerConfig,
+        sentinels: Vec<ConnectionInfo>,
+        service: String,
     ) -> RedisResult<Self> {
         let client = sentinel.async_get_client().await?;
         let address = client.get_connection_info().addr().clone();
@@ -54,7 +61,7 @@ impl SentinelConnection {
             master: RwLock::new((address, manager)),
             resolving: AtomicBool::new(false),
         });
-        tokio::spawn(watch(Arc::downgrade(&shared)));
+        tokio::spawn(watch(Arc::downgrade(&shared), sentinels, service));
         Ok(SentinelConnection { shared })
     }
 
@@ -103,17 +110,60 @@ impl SentinelConnection {
     }
 }
 
-/// Asks the sentinels for the master every [`WATCH_INTERVAL`] until the storage is dropped.
-async fn watch(shared: Weak<Shared>) {
+/// Asks a sentinel for the master every [`WATCH_INTERVAL`] until the storage is dropped, and
+/// switches to it when it moved.
+async fn watch(shared: Weak<Shared>, sentinels: Vec<ConnectionInfo>, service: String) {
+    let mut watcher = Watcher {
+        sentinels,
+        service,
+        connection: None,
+        next: 0,
+    };
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
+        let reported = tokio::time::timeout(WATCH_INTERVAL, watcher.master()).await;
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        if !shared.resolving.swap(true, Ordering::AcqRel) {
-            // Bounded, so a hung sentinel cannot stall the watch.
+        let moved = matches!(reported, Ok(Some(address)) if address != shared.current().0);
+        if moved && !shared.resolving.swap(true, Ordering::AcqRel) {
+            // Bounded, so a hung sentinel or master cannot stall the watch.
             let _ = tokio::time::timeout(WATCH_INTERVAL * 5, shared.resolve()).await;
             shared.resolving.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// One connection to one of the sentinels (the next one after a failure).
+struct Watcher {
+    sentinels: Vec<ConnectionInfo>,
+    service: String,
+    connection: Option<MultiplexedConnection>,
+    next: usize,
+}
+
+impl Watcher {
+    /// The master's address as a sentinel reports it, if one answers.
+    async fn master(&mut self) -> Option<ConnectionAddr> {
+        if self.connection.is_none() && !self.sentinels.is_empty() {
+            let info = self.sentinels[self.next % self.sentinels.len()].clone();
+            self.next = self.next.wrapping_add(1);
+            let client = redis::Client::open(info).ok()?;
+            self.connection = client.get_multiplexed_async_connection().await.ok();
+        }
+        let connection = self.connection.as_mut()?;
+        let reply: RedisResult<Option<(String, u16)>> = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(&self.service)
+            .query_async(connection)
+            .await;
+        match reply {
+            Ok(Some((host, port))) => Some(ConnectionAddr::Tcp(host, port)),
+            Ok(None) => None,
+            Err(_) => {
+                self.connection = None;
+                None
+            }
         }
     }
 }
