@@ -92,3 +92,39 @@ macro_rules! redis_backend {
 redis_backend!(standalone, "LIMITER_TEST_REDIS_URL");
 redis_backend!(cluster, "LIMITER_TEST_REDIS_CLUSTER_URL");
 redis_backend!(sentinel, "LIMITER_TEST_REDIS_SENTINEL_URL");
+
+/// Connecting to nothing fails at start-up with a typed error, within the timeout; so does a
+/// TLS URI in this build (no TLS feature in the redis crate). No server needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_or_unsupported_is_a_typed_error_at_connect() {
+    use limiter_core::{RedisStorage, StorageError};
+    use std::time::{Duration, Instant};
+    let timeout = Duration::from_millis(300);
+    for url in [
+        "redis://127.0.0.1:1",
+        "rediss://127.0.0.1:1",
+        // Not routable: nothing answers, so only the timeout ends the attempt.
+        "redis://10.255.255.1:6379",
+        "redis+sentinel://127.0.0.1:1/mymaster",
+    ] {
+        let started = Instant::now();
+        let error = RedisStorage::builder(url)
+            .timeout(timeout)
+            .build()
+            .await
+            .expect_err(url);
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(
+                error,
+                StorageError::Backend { .. } | StorageError::Timeout { .. }
+            ),
+            "{url}: {error:?}"
+        );
+        assert!(
+            elapsed < timeout + Duration::from_millis(300),
+            "{url}: {elapsed:?}"
+        );
+        println!("{url}: {error} after {elapsed:?}");
+    }
+}

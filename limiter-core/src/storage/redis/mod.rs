@@ -15,6 +15,20 @@
 //! * **Cluster**: see [the cluster module](self#cluster) below; **Sentinel**: the master is found
 //!   through the sentinels and followed across failovers.
 //!
+//! # Differences from `limits`, and limits of this backend
+//!
+//! * The sliding window counter is anchored at the first hit (as `limits` on Redis), not at clock
+//!   boundaries (as on the memory storage).
+//! * Reset times use `PTTL` (milliseconds) where `limits` uses `TTL` (whole seconds), and a
+//!   sliding-window reset that `limits` would report as "now" because a TTL is an exact multiple
+//!   of the period (a counter read in the millisecond it was created) is reported one period
+//!   later. Decisions and stored values are unaffected.
+//! * `reset` uses `SCAN` + `UNLINK` on every master (never `KEYS`), so it does not block the
+//!   server; it is not atomic with respect to concurrent hits.
+//! * `rediss://` (TLS) needs a TLS feature of the `redis` crate that this build does not enable:
+//!   connecting gives a typed [`StorageError::Backend`]. Sentinel reads always go to the master
+//!   (`limits`' `use_replicas` is not offered: a decision is a write).
+//!
 //! # Cluster
 //!
 //! A Lua script may only touch keys of one hash slot. The keys of one hit always share one, but
