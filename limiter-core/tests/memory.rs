@@ -31,7 +31,10 @@ async fn concurrent_hits_admit_exactly_the_limit() {
             task.await.unwrap();
         }
         assert_eq!(admitted.load(Ordering::Relaxed), 100, "{strategy}");
-        let stats = limiter.window_stats(&limit, &["client", "route"]).await.unwrap();
+        let stats = limiter
+            .window_stats(&limit, &["client", "route"])
+            .await
+            .unwrap();
         assert_eq!(stats.remaining, 0, "{strategy}");
     }
 }
@@ -39,7 +42,9 @@ async fn concurrent_hits_admit_exactly_the_limit() {
 /// The same race with plain OS threads and no runtime in between.
 #[test]
 fn concurrent_threads_admit_exactly_the_limit() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     for strategy in Strategy::ALL {
         let limiter = RateLimiter::new(strategy, MemoryStorage::new()).unwrap();
         let limit: RateLimit = "100 per minute".parse().unwrap();
@@ -47,7 +52,9 @@ fn concurrent_threads_admit_exactly_the_limit() {
         std::thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
                     for _ in 0..400 {
                         if runtime.block_on(limiter.hit(&limit, &["k"], 1)).unwrap() {
                             admitted.fetch_add(1, Ordering::Relaxed);
@@ -57,7 +64,9 @@ fn concurrent_threads_admit_exactly_the_limit() {
             }
         });
         assert_eq!(admitted.load(Ordering::Relaxed), 100, "{strategy}");
-        let stats = runtime.block_on(limiter.window_stats(&limit, &["k"])).unwrap();
+        let stats = runtime
+            .block_on(limiter.window_stats(&limit, &["k"]))
+            .unwrap();
         assert_eq!(stats.remaining, 0);
     }
 }

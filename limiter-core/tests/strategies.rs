@@ -59,7 +59,11 @@ async fn worked_example_fixed_window() {
     first_four_hits(&limiter, &clock, 60).await;
     step(&limiter, &clock, 35.0, false).await;
     let stats = limiter.window_stats(&limit("4/minute"), KEY).await.unwrap();
-    assert_eq!(stats.reset_at.as_secs() - clock.now().as_secs(), 25, "reset in 25");
+    assert_eq!(
+        stats.reset_at.as_secs() - clock.now().as_secs(),
+        25,
+        "reset in 25"
+    );
     step(&limiter, &clock, 35.0, false).await;
     step(&limiter, &clock, 40.0, false).await;
     step(&limiter, &clock, 61.0, true).await;
@@ -133,7 +137,11 @@ async fn cost_above_the_amount_is_always_rejected() {
         assert!(!limiter.hit(&five, KEY, 6).await.unwrap(), "{strategy}");
         let remaining = limiter.window_stats(&five, KEY).await.unwrap().remaining;
         // Only the fixed window writes a rejected hit (its counter keeps counting).
-        let expected = if strategy == Strategy::FixedWindow { 0 } else { 5 };
+        let expected = if strategy == Strategy::FixedWindow {
+            0
+        } else {
+            5
+        };
         assert_eq!(remaining, expected, "{strategy}");
     }
 }
@@ -171,8 +179,14 @@ async fn keys_are_independent() {
         assert!(limiter.hit(&one, &["b", "route"], 1).await.unwrap());
         assert!(limiter.hit(&one, &["a", "other"], 1).await.unwrap());
         // Another limit on the same identifiers is another counter.
-        assert!(limiter.hit(&limit("1/minute"), &["a", "route"], 1).await.unwrap());
-        assert!(!limiter.hit(&one, &["a", "route"], 1).await.unwrap(), "{strategy}");
+        assert!(limiter
+            .hit(&limit("1/minute"), &["a", "route"], 1)
+            .await
+            .unwrap());
+        assert!(
+            !limiter.hit(&one, &["a", "route"], 1).await.unwrap(),
+            "{strategy}"
+        );
     }
 }
 
@@ -247,8 +261,16 @@ async fn batches_count_in_order_and_can_stop_at_the_first_breach() {
     let (limiter, _clock) = limiter(Strategy::FixedWindow);
     let (one, five) = (limit("1/second"), limit("5/minute"));
     let hits = [
-        Hit { limit: &one, identifiers: KEY, cost: 1 },
-        Hit { limit: &five, identifiers: KEY, cost: 1 },
+        Hit {
+            limit: &one,
+            identifiers: KEY,
+            cost: 1,
+        },
+        Hit {
+            limit: &five,
+            identifiers: KEY,
+            cost: 1,
+        },
     ];
     let decisions = limiter.acquire_all(&hits, true).await.unwrap();
     assert!(decisions.iter().all(|decision| decision.allowed));

@@ -18,7 +18,7 @@ use crate::notation::RateLimit;
 use crate::strategy::Strategy;
 use hashbrown::HashMap;
 use parking_lot::Mutex;
-use std::cell::RefCell;
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -164,6 +164,11 @@ impl MemoryStorage {
         decisions
     }
 
+    pub(crate) fn acquire_one(&self, strategy: Strategy, hit: &Hit<'_>) -> Decision {
+        let now = self.inner.clock.now().as_nanos();
+        self.inner.acquire(strategy, now, hit)
+    }
+
     pub(crate) fn test(&self, strategy: Strategy, hit: Hit<'_>) -> bool {
         let inner = &self.inner;
         let now = inner.clock.now().as_nanos();
@@ -244,20 +249,29 @@ struct Inner {
     windows: Table<Window>,
 }
 
-thread_local! {
-    /// Reused buffer for building storage keys, so hashing a key does not allocate.
-    static KEY_BUFFER: RefCell<String> = RefCell::new(String::with_capacity(128));
-}
-
 impl Inner {
+    /// The hash of the storage key `LIMITER/<identifiers…>/<amount>/<multiples>/<unit>`.
+    ///
+    /// The key string is determined by (the joined identifiers, amount, multiples, unit) and
+    /// determines them back (the last three segments are two numbers and a word), so hashing the
+    /// joined identifiers' bytes with the limit's numbers gives exactly one state per distinct key
+    /// string: identifiers that join into the same string (`["a/b", "c"]` and `["a", "b/c"]`)
+    /// share state, as they do in Python. No string is built and nothing is allocated for keys
+    /// up to 256 bytes.
     fn key_hash(&self, limit: &RateLimit, identifiers: &[&str]) -> u64 {
-        // Hash the exact bytes of the `limits` key, so that identifiers that join into the same
-        // key string (`["a/b", "c"]` and `["a", "b/c"]`) share state, as they do in Python.
-        KEY_BUFFER.with_borrow_mut(|key| {
-            key.clear();
-            limit.write_key(identifiers, key);
-            self.hasher.hash_one(key.as_bytes())
-        })
+        let mut joined = SmallVec::<[u8; 256]>::new();
+        for (index, identifier) in identifiers.iter().enumerate() {
+            if index > 0 {
+                joined.push(b'/');
+            }
+            joined.extend_from_slice(identifier.as_bytes());
+        }
+        // The limit's numbers go in as fixed-width bytes after the identifiers, so the whole key
+        // is hashed in one pass.
+        joined.extend_from_slice(&limit.amount().to_le_bytes());
+        joined.extend_from_slice(&limit.multiples().to_le_bytes());
+        joined.push(limit.granularity() as u8);
+        self.hasher.hash_one(joined.as_slice())
     }
 
     fn acquire(&self, strategy: Strategy, now: u64, hit: &Hit<'_>) -> Decision {
