@@ -18,7 +18,6 @@ use crate::notation::RateLimit;
 use crate::strategy::Strategy;
 use hashbrown::HashMap;
 use parking_lot::Mutex;
-use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -250,28 +249,22 @@ struct Inner {
 }
 
 impl Inner {
-    /// The hash of the storage key `LIMITER/<identifiers…>/<amount>/<multiples>/<unit>`.
+    /// The hash of the storage key `LIMITER/<identifiers…>/<amount>/<multiples>/<unit>`, taken
+    /// over its parts rather than over the joined string: nothing is built or copied per request.
     ///
-    /// The key string is determined by (the joined identifiers, amount, multiples, unit) and
-    /// determines them back (the last three segments are two numbers and a word), so hashing the
-    /// joined identifiers' bytes with the limit's numbers gives exactly one state per distinct key
-    /// string: identifiers that join into the same string (`["a/b", "c"]` and `["a", "b/c"]`)
-    /// share state, as they do in Python. No string is built and nothing is allocated for keys
-    /// up to 256 bytes.
+    /// Hashing the parts with their lengths also keeps apart identifiers that would join into the
+    /// same string (`["a/b", "c"]` and `["a", "b/c"]`), which Python's memory storage merges by
+    /// accident. (Network backends store the string itself, so there they stay shared.)
     fn key_hash(&self, limit: &RateLimit, identifiers: &[&str]) -> u64 {
-        let mut joined = SmallVec::<[u8; 256]>::new();
-        for (index, identifier) in identifiers.iter().enumerate() {
-            if index > 0 {
-                joined.push(b'/');
-            }
-            joined.extend_from_slice(identifier.as_bytes());
+        let mut hasher = self.hasher.build_hasher();
+        for identifier in identifiers {
+            hasher.write(identifier.as_bytes());
+            hasher.write_usize(identifier.len());
         }
-        // The limit's numbers go in as fixed-width bytes after the identifiers, so the whole key
-        // is hashed in one pass.
-        joined.extend_from_slice(&limit.amount().to_le_bytes());
-        joined.extend_from_slice(&limit.multiples().to_le_bytes());
-        joined.push(limit.granularity() as u8);
-        self.hasher.hash_one(joined.as_slice())
+        hasher.write_u64(limit.amount());
+        hasher.write_u64(limit.multiples());
+        hasher.write_u8(limit.granularity() as u8);
+        hasher.finish()
     }
 
     fn acquire(&self, strategy: Strategy, now: u64, hit: &Hit<'_>) -> Decision {
