@@ -104,7 +104,37 @@
 //!   (outermost first, deterministic), and an inherited limit that overrides defaults removes
 //!   the defaults. `DESCENDENTS` passes a router's exemption down; `ANCESTORS` stops
 //!   inheritance at that router (also for routers nested below it).
-//! * Storage errors: see [`FailureMode`] and [`LimiterBuilder::in_memory_fallback_enabled`].
+//!
+//! # Storage failures (§4.11)
+//!
+//! When a storage call fails:
+//! 1. with the in-memory fallback enabled ([`LimiterBuilder::in_memory_fallback_enabled`] or
+//!    [`LimiterBuilder::in_memory_fallback`]) and the storage not yet marked dead, it is marked
+//!    dead (WARNING "Rate limit storage unreachable - falling back to in-memory storage") and
+//!    the check is retried at once on a fresh memory storage with the same strategy. While
+//!    dead, only the `in_memory_fallback` limits apply if any are configured (per endpoint,
+//!    cost 1), else every normal limit. A recovery probe (`Storage::check`) runs at most once
+//!    per interval, the interval doubling 1, 2, 4, 8, 16, 32 s then back to 1 s; on success
+//!    ("Rate limit storage recovered") the primary is used again, without the fallback counts;
+//! 2. otherwise [`FailureMode::FailOpen`] (`swallow_errors`) lets the request through unlimited
+//!    (ERROR "Failed to rate limit. Swallowing error"), and [`FailureMode::FailClosed`]
+//!    answers with its status (500 by default, as Flask; 503 is a common choice) **without**
+//!    running the handler. Failed `deduct_when` deductions are logged and swallowed.
+//!
+//! Every degraded decision is logged with `tracing`. The `fault-injection` feature adds a
+//! [`FaultSwitch`](crate::Limiter) to test these paths without a real outage.
+//!
+//! # The registry (for the `limiter` CLI)
+//!
+//! [`Limiter::routes`] returns a [`RouteInfo`] per handler and path, sorted by path: endpoint
+//! (`bp.child.handler`), blueprint group (`None` = the application), path, methods, the
+//! resolved default/route/blueprint limits in resolution order as [`LimitInfo`] (canonical
+//! string, [`LimitSource`], bucket, per-method expansion in `method`, options), the effective
+//! [`ExemptionScope`], `exempt` (prints `Exempt`) and `opt_out` (added with
+//! [`Router::route_unlimited`]). Application limits are listed once in [`Limiter::config`]
+//! ([`ConfigInfo`]: strategy, storage URI, default/application/meta limits, headers, key prefix,
+//! failure mode…). Configuration can also come from `RATELIMIT_*` environment variables:
+//! [`LimiterBuilder::from_env`].
 #![warn(missing_docs)]
 
 mod decl;
