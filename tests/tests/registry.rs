@@ -2,7 +2,7 @@
 //! (source, per-method expansion), exemption; and the limiter's configuration.
 
 use axum::http::StatusCode;
-use limiter_axum::routing::{get, post};
+use limiter_axum::routing::get;
 use limiter_axum::{
     exempt, get_remote_address, limit, FailureMode, Limit, LimitSource, Limiter, Router, Strategy,
 };
@@ -43,7 +43,7 @@ async fn routes_and_config_for_the_cli() {
         .build()
         .await
         .unwrap();
-    Router::<()>::new()
+    let _app = Router::<()>::new()
         .route("/slow", get(slow))
         .route("/fast", get(fast))
         .route("/ping", get(ping))
