@@ -139,6 +139,7 @@
 
 mod decl;
 mod exemption;
+mod inspect;
 mod key;
 mod limiter;
 mod registration;

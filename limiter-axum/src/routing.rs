@@ -511,6 +511,10 @@ where
     /// limits, exemptions), records them in the limiter's registry ([`Limiter::routes`]) and
     /// returns the plain `axum::Router` to serve. A malformed limit string declared in code is an
     /// error here, at start-up.
+    ///
+    /// When the process runs with `LIMITER_INSPECT=manifest` (the `limiter` CLI does this), it
+    /// prints [`Limiter::manifest`] as JSON and exits with status 0 instead of returning, so the
+    /// app never binds its port; see the `limiter` CLI.
     pub fn with_limiter(self, limiter: &Limiter) -> Result<axum::Router<S>, BuildError> {
         let (inner, routes) = self.into_records();
         let mut infos = Vec::with_capacity(routes.len());
@@ -518,6 +522,7 @@ where
             infos.push(resolve(limiter, route)?);
         }
         limiter.core.routes.lock().extend(infos);
+        crate::inspect::exit_if_inspecting(limiter);
         Ok(inner)
     }
 }

@@ -103,3 +103,28 @@ pub fn flask_429(description: &str) -> String {
          <h1>Too Many Requests</h1>\n<p>{description}</p>\n"
     )
 }
+
+/// The packages whose binaries the tests run. They are always built together (as `scripts/test`
+/// does beforehand), so that every build resolves the same features and none rebuilds the others.
+pub const BINARY_PACKAGES: [&str; 2] = ["quickstart", "limiter-cli"];
+
+/// Builds the workspace's binaries with the same cargo and target directory as the running test
+/// (a no-op when `scripts/test` built them already) and returns the path of `binary`.
+pub fn cargo_binary(binary: &str) -> std::path::PathBuf {
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "--bins"]);
+    for package in BINARY_PACKAGES {
+        build.args(["-p", package]);
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|error| panic!("cargo build: {error}"));
+    assert!(
+        status.success(),
+        "cargo build of {BINARY_PACKAGES:?} failed"
+    );
+    let test_binary = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/<binary>
+    let profile_dir = test_binary.parent().unwrap().parent().unwrap();
+    profile_dir.join(format!("{binary}{}", std::env::consts::EXE_SUFFIX))
+}

@@ -1,6 +1,6 @@
 //! The README's curl session, against the real `examples/quickstart` binary over real HTTP.
 
-use limiter_tests::{flask_429, Server};
+use limiter_tests::{cargo_binary, flask_429, Server};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -16,15 +16,48 @@ impl Drop for Running {
 }
 
 fn quickstart_binary() -> PathBuf {
-    // Build the example with the same cargo and target directory as this test.
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "quickstart"])
-        .status()
-        .expect("cargo build -p quickstart");
-    assert!(status.success());
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+    cargo_binary("quickstart")
+}
+
+/// The README's `limiter limits` command: the real CLI runs the real quickstart binary, which
+/// prints its manifest instead of serving, and the tree is the seed's, exactly.
+#[test]
+fn the_cli_prints_the_quickstart_tree() {
+    let quickstart = quickstart_binary();
+    let limiter = cargo_binary("limiter");
+    let output = Command::new(limiter)
+        .args(["--color", "never", "--app"])
+        .arg(&quickstart)
+        .arg("limits")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "app\n\
+         ├── fast: /fast\n\
+         │   ├── 2 per 1 minute\n\
+         │   └── 1 per 1 second\n\
+         ├── ping: /ping\n\
+         │   └── Exempt\n\
+         └── slow: /slow\n    \
+         └── 1 per 1 day\n"
+    );
+}
+
+/// Inspection never binds the port: it works while another process holds it.
+#[test]
+fn inspection_prints_the_manifest_without_serving() {
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let output = Command::new(quickstart_binary())
+        .env("PORT", port.to_string())
+        .env("LIMITER_INSPECT", "manifest")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let manifest = String::from_utf8(output.stdout).unwrap();
+    assert!(manifest.contains("\"endpoint\": \"slow\""), "{manifest}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
