@@ -77,15 +77,42 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> Timestamp;
 }
 
-/// The operating system's wall clock.
+/// The operating system's wall clock, read the cheap way.
+///
+/// On Linux this is `CLOCK_REALTIME_COARSE`: the wall clock as of the last timer tick (a
+/// resolution of 1–4 ms), read in about 3 ns instead of about 30 ns for a precise
+/// `SystemTime::now()`. Rate-limit windows are at least a second long, so the coarser reading
+/// changes no decision that matters, and the limiter reads the clock on every request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     #[inline]
     fn now(&self) -> Timestamp {
-        Timestamp::from(SystemTime::now())
+        coarse_now()
     }
+}
+
+#[cfg(target_os = "linux")]
+#[inline]
+fn coarse_now() -> Timestamp {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `time` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on every Linux
+    // since 2.6.32 and cannot fail with a valid pointer.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut time) };
+    if status != 0 {
+        return Timestamp::from(SystemTime::now());
+    }
+    Timestamp((time.tv_sec as u64).saturating_mul(1_000_000_000) + time.tv_nsec as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+#[inline]
+fn coarse_now() -> Timestamp {
+    Timestamp::from(SystemTime::now())
 }
 
 /// A clock that only moves when told to: for deterministic tests of time-based behaviour.

@@ -26,6 +26,8 @@
 
 pub mod clock;
 mod limiter;
+#[cfg(feature = "manifest")]
+pub mod manifest;
 pub mod notation;
 pub mod storage;
 mod strategy;

@@ -75,11 +75,7 @@ impl RateLimiter {
             identifiers,
             cost,
         };
-        let decisions = self
-            .storage
-            .acquire(self.strategy, std::slice::from_ref(&hit), false)
-            .await?;
-        Ok(decisions[0])
+        self.storage.acquire_one(self.strategy, &hit).await
     }
 
     /// Counts several hits in order, in one storage round trip; see [`Storage::acquire`].

@@ -18,7 +18,6 @@ use crate::notation::RateLimit;
 use crate::strategy::Strategy;
 use hashbrown::HashMap;
 use parking_lot::Mutex;
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -164,6 +163,11 @@ impl MemoryStorage {
         decisions
     }
 
+    pub(crate) fn acquire_one(&self, strategy: Strategy, hit: &Hit<'_>) -> Decision {
+        let now = self.inner.clock.now().as_nanos();
+        self.inner.acquire(strategy, now, hit)
+    }
+
     pub(crate) fn test(&self, strategy: Strategy, hit: Hit<'_>) -> bool {
         let inner = &self.inner;
         let now = inner.clock.now().as_nanos();
@@ -244,20 +248,23 @@ struct Inner {
     windows: Table<Window>,
 }
 
-thread_local! {
-    /// Reused buffer for building storage keys, so hashing a key does not allocate.
-    static KEY_BUFFER: RefCell<String> = RefCell::new(String::with_capacity(128));
-}
-
 impl Inner {
+    /// The hash of the storage key `LIMITER/<identifiers…>/<amount>/<multiples>/<unit>`, taken
+    /// over its parts rather than over the joined string: nothing is built or copied per request.
+    ///
+    /// Hashing the parts with their lengths also keeps apart identifiers that would join into the
+    /// same string (`["a/b", "c"]` and `["a", "b/c"]`), which Python's memory storage merges by
+    /// accident. (Network backends store the string itself, so there they stay shared.)
     fn key_hash(&self, limit: &RateLimit, identifiers: &[&str]) -> u64 {
-        // Hash the exact bytes of the `limits` key, so that identifiers that join into the same
-        // key string (`["a/b", "c"]` and `["a", "b/c"]`) share state, as they do in Python.
-        KEY_BUFFER.with_borrow_mut(|key| {
-            key.clear();
-            limit.write_key(identifiers, key);
-            self.hasher.hash_one(key.as_bytes())
-        })
+        let mut hasher = self.hasher.build_hasher();
+        for identifier in identifiers {
+            hasher.write(identifier.as_bytes());
+            hasher.write_usize(identifier.len());
+        }
+        hasher.write_u64(limit.amount());
+        hasher.write_u64(limit.multiples());
+        hasher.write_u8(limit.granularity() as u8);
+        hasher.finish()
     }
 
     fn acquire(&self, strategy: Strategy, now: u64, hit: &Hit<'_>) -> Decision {

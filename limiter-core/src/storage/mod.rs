@@ -203,6 +203,20 @@ impl Storage {
         }
     }
 
+    /// Counts one hit, decided atomically: the common case of [`acquire`](Self::acquire),
+    /// without the batch's bookkeeping.
+    pub async fn acquire_one(
+        &self,
+        strategy: Strategy,
+        hit: &Hit<'_>,
+    ) -> Result<Decision, StorageError> {
+        match self {
+            Storage::Memory(memory) => Ok(memory.acquire_one(strategy, hit)),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.acquire_one(strategy, hit).await,
+        }
+    }
+
     /// Whether `cost` more would be admitted now, without counting anything.
     pub async fn test(&self, strategy: Strategy, hit: Hit<'_>) -> Result<bool, StorageError> {
         match self {

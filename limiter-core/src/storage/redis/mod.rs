@@ -504,6 +504,20 @@ impl RedisStorage {
         Ok(decisions)
     }
 
+    pub(crate) async fn acquire_one(
+        &self,
+        strategy: Strategy,
+        hit: &Hit<'_>,
+    ) -> Result<Decision, StorageError> {
+        let decisions = self
+            .acquire(strategy, std::slice::from_ref(hit), false)
+            .await?;
+        decisions
+            .first()
+            .copied()
+            .ok_or_else(|| backend_error(self.inner.backend, unexpected("no decision")))
+    }
+
     /// Looks at one limit's window without counting anything.
     async fn peek(&self, strategy: Strategy, hit: &Hit<'_>) -> Result<Decision, StorageError> {
         let now = Timestamp::from(SystemTime::now());

@@ -1,0 +1,702 @@
+//! The per-route check: a native tower [`Layer`]/[`Service`] installed with `route_layer` on
+//! each handler, so it runs after routing (the handler's limits are known) and before the
+//! handler (nothing of a rejected handler runs).
+
+use crate::decl::{Limit, Provider};
+use crate::limiter::{Core, FailureMode, RetryAfter};
+use crate::registry::LimitSource;
+use crate::{Request, RequestLimit, Response};
+use axum::body::{Body, Bytes};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode};
+use limiter_core::{parse_many, Decision, Hit, RateLimit, RateLimiter, StorageError, Timestamp};
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+use tower::{Layer, Service};
+
+/// How an entry takes part in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    /// Application limits, and defaults when nothing overrides them.
+    Always,
+    /// Route and router limits.
+    Decorated,
+    /// Defaults that apply only when every decorated limit is method-exempt for the request.
+    DefaultFallback,
+}
+
+/// One declared limit, resolved for one route: its bucket and its precomputed 429 body.
+pub(crate) struct Entry {
+    pub(crate) limit: Limit,
+    pub(crate) source: LimitSource,
+    pub(crate) kind: EntryKind,
+    /// The bucket without the per-method suffix.
+    pub(crate) scope: Box<str>,
+    /// The buckets of the route's methods, for per-method limits.
+    pub(crate) method_scopes: Vec<(Method, Box<str>)>,
+    /// The 429 body of each static limit (same order as `limit.rate_limits()`).
+    pub(crate) bodies: Vec<Bytes>,
+}
+
+impl Entry {
+    pub(crate) fn new(
+        limit: Limit,
+        source: LimitSource,
+        kind: EntryKind,
+        endpoint: &str,
+        methods: &[Method],
+    ) -> Self {
+        let scope: Box<str> = match (&limit.scope, limit.shared) {
+            (Some(scope), true) => scope.as_ref().into(),
+            (Some(scope), false) => format!("{endpoint}:{scope}").into(),
+            (None, _) => endpoint.into(),
+        };
+        let method_scopes = if limit.per_method {
+            methods
+                .iter()
+                .map(|m| (m.clone(), format!("{scope}:{}", m.as_str()).into()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let bodies = limit
+            .rate_limits()
+            .iter()
+            .map(|rate| too_many_requests_body(limit.error_message.as_deref(), rate))
+            .collect();
+        Entry {
+            limit,
+            source,
+            kind,
+            scope,
+            method_scopes,
+            bodies,
+        }
+    }
+
+    fn applies_to(&self, method: &Method) -> bool {
+        match &self.limit.methods {
+            None => true,
+            Some(methods) => methods.contains(method),
+        }
+    }
+
+    fn scope_for(&self, method: &Method) -> Cow<'_, str> {
+        if !self.limit.per_method {
+            return Cow::Borrowed(&self.scope);
+        }
+        match self.method_scopes.iter().find(|(m, _)| m == method) {
+            Some((_, scope)) => Cow::Borrowed(scope),
+            None => Cow::Owned(format!("{}:{}", self.scope, method.as_str())),
+        }
+    }
+}
+
+/// Werkzeug's 429 page, byte for byte (§4.10), with the description HTML-escaped.
+pub(crate) fn too_many_requests_body(message: Option<&str>, rate: &RateLimit) -> Bytes {
+    let description = match message {
+        Some(message) => message.to_owned(),
+        None => rate.to_string(),
+    };
+    let mut escaped = String::with_capacity(description.len());
+    for c in description.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&#34;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    Bytes::from(format!(
+        "<!doctype html>\n<html lang=en>\n<title>429 Too Many Requests</title>\n\
+         <h1>Too Many Requests</h1>\n<p>{escaped}</p>\n"
+    ))
+}
+
+/// A route's resolved limits, filled in by [`Router::with_limiter`](crate::Router::with_limiter).
+pub(crate) struct ResolvedRoute {
+    pub(crate) core: Arc<Core>,
+    pub(crate) endpoint: String,
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) fallback_entries: Vec<Entry>,
+    pub(crate) meta: bool,
+}
+
+/// Shared between a route's service and the router until the limiter resolves it.
+#[derive(Default)]
+pub(crate) struct HandlerCell {
+    pub(crate) resolved: OnceLock<Arc<ResolvedRoute>>,
+}
+
+/// The layer installed on each handler.
+#[derive(Clone)]
+pub(crate) struct LimitLayer {
+    cell: Arc<HandlerCell>,
+}
+
+impl LimitLayer {
+    pub(crate) fn new(cell: Arc<HandlerCell>) -> Self {
+        LimitLayer { cell }
+    }
+}
+
+impl<I> Layer<I> for LimitLayer {
+    type Service = LimitService<I>;
+    fn layer(&self, inner: I) -> Self::Service {
+        LimitService {
+            inner,
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+/// The per-handler check.
+#[derive(Clone)]
+pub(crate) struct LimitService<I> {
+    inner: I,
+    cell: Arc<HandlerCell>,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<I> Service<Request> for LimitService<I>
+where
+    I: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    I::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let cell = self.cell.clone();
+        Box::pin(async move { Ok(run(cell, inner, request).await) })
+    }
+}
+
+/// What the check decided before the handler.
+enum Outcome {
+    Pass {
+        header: Option<HeaderInfo>,
+        deferred: Vec<Deferred>,
+    },
+    Reject(Response),
+}
+
+#[derive(Clone, Copy)]
+struct HeaderInfo {
+    amount: u64,
+    remaining: u64,
+    reset_at: Timestamp,
+}
+
+/// A `deduct_when` hit to count after the response.
+struct Deferred {
+    entry: usize,
+    rate: RateLimit,
+    identifiers: Vec<String>,
+    cost: u64,
+}
+
+async fn run<I>(cell: Arc<HandlerCell>, inner: I, request: Request) -> Response
+where
+    I: Service<Request, Response = Response, Error = Infallible>,
+{
+    use tower::ServiceExt;
+    let Some(route) = cell.resolved.get() else {
+        tracing::error!(
+            path = %request.uri().path(),
+            "route served without a limiter: give the router to Router::with_limiter"
+        );
+        return status_response(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let core = &route.core;
+    if !core.enabled || core.request_filters.iter().any(|filter| filter(&request)) {
+        return call(inner, request).await;
+    }
+    let (mut backend, mut in_fallback) = core.current_backend().await;
+    let prepared = prepare(route, &request, in_fallback);
+    let mut outcome = evaluate(route, &prepared, backend).await;
+    drop(prepared);
+    if let Err(error) = &outcome {
+        if !in_fallback && core.mark_dead() {
+            tracing::warn!(%error, "rate limit storage error; retrying on the in-memory fallback");
+            if let Some(fallback) = &core.fallback {
+                backend = fallback;
+                in_fallback = true;
+                let prepared = prepare(route, &request, in_fallback);
+                outcome = evaluate(route, &prepared, backend).await;
+            }
+        }
+    }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => match core.failure_mode {
+            FailureMode::FailOpen => {
+                tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit. Swallowing error");
+                return call(inner, request).await;
+            }
+            FailureMode::FailClosed(status) => {
+                tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit; failing closed with {status}");
+                return status_response(status);
+            }
+        },
+    };
+    match outcome {
+        Outcome::Reject(response) => response,
+        Outcome::Pass { header, deferred } => {
+            let mut response = match inner.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let entries = if in_fallback && !route.fallback_entries.is_empty() {
+                &route.fallback_entries
+            } else {
+                &route.entries
+            };
+            if !deferred.is_empty() {
+                let due = due(entries, &deferred, &response);
+                deduct(core, backend, due).await;
+            }
+            if let Some(header) = header {
+                write_headers(core, &mut response, header);
+            }
+            response
+        }
+    }
+}
+
+async fn call<I>(inner: I, request: Request) -> Response
+where
+    I: Service<Request, Response = Response, Error = Infallible>,
+{
+    use tower::ServiceExt;
+    match inner.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+fn status_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// The `deduct_when` hits whose predicate accepts the response (decided before any await: a
+/// `&Response` is not `Send`).
+fn due<'a>(
+    entries: &[Entry],
+    deferred: &'a [Deferred],
+    response: &Response,
+) -> SmallVec<[&'a Deferred; 2]> {
+    deferred
+        .iter()
+        .filter(|item| {
+            entries[item.entry]
+                .limit
+                .deduct_when
+                .as_ref()
+                .is_some_and(|predicate| predicate(response))
+        })
+        .collect()
+}
+
+async fn deduct(core: &Core, backend: &RateLimiter, due: SmallVec<[&Deferred; 2]>) {
+    for item in due {
+        let ids: SmallVec<[&str; 3]> = item.identifiers.iter().map(String::as_str).collect();
+        let result = match core.fault(backend) {
+            Ok(()) => backend
+                .acquire(&item.rate, &ids, item.cost)
+                .await
+                .map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "Failed to deduct rate limit. Swallowing error");
+        }
+    }
+}
+
+/// One limit to check for this request.
+struct Item<'a> {
+    entry: usize,
+    rate: RateLimit,
+    key: Cow<'a, str>,
+    scope: Cow<'a, str>,
+    cost: u64,
+    shared: bool,
+    deferred: bool,
+}
+
+/// The request-dependent part of the check, computed without awaiting (a `&Request` is not
+/// `Send`, so it must not be held across the storage calls).
+struct Prepared<'a> {
+    entries: &'a [Entry],
+    default_key: Cow<'a, str>,
+    items: SmallVec<[Item<'a>; 6]>,
+    /// The meta limits that apply: (index in the limiter's meta limits, limit).
+    meta: SmallVec<[(usize, RateLimit); 2]>,
+}
+
+fn prepare<'a>(route: &'a ResolvedRoute, request: &'a Request, in_fallback: bool) -> Prepared<'a> {
+    let core = &*route.core;
+    let entries = if in_fallback && !route.fallback_entries.is_empty() {
+        &route.fallback_entries
+    } else {
+        &route.entries
+    };
+    let method = request.method();
+    let default_key = core.key_func.key(request);
+    let decorated_applies = entries
+        .iter()
+        .any(|e| e.kind == EntryKind::Decorated && e.applies_to(method));
+
+    let mut items: SmallVec<[Item<'a>; 6]> = SmallVec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if entry.kind == EntryKind::DefaultFallback && decorated_applies {
+            continue;
+        }
+        if !entry.applies_to(method) {
+            continue;
+        }
+        if let Some(exempt_when) = &entry.limit.exempt_when {
+            if exempt_when(request) {
+                continue;
+            }
+        }
+        let key: Cow<'a, str> = match &entry.limit.key_func {
+            Some(key_func) => key_func.key(request),
+            None => match &default_key {
+                Cow::Borrowed(key) => Cow::Borrowed(key),
+                Cow::Owned(key) => Cow::Owned(key.clone()),
+            },
+        };
+        if key.is_empty() {
+            tracing::error!(
+                "Skipping limit: {}. Empty value found in parameters.",
+                entry.limit
+            );
+            continue;
+        }
+        let scope = entry.scope_for(method);
+        let cost = entry.limit.cost_of(request);
+        let deferred = entry.limit.deduct_when.is_some();
+        let mut push = |rate: RateLimit| {
+            items.push(Item {
+                entry: index,
+                rate,
+                key: key.clone(),
+                scope: scope.clone(),
+                cost,
+                shared: entry.limit.shared,
+                deferred,
+            })
+        };
+        match &entry.limit.provider {
+            Provider::Static { limits, .. } => limits.iter().copied().for_each(&mut push),
+            Provider::Dynamic(provider) => {
+                let source = provider(request);
+                match dynamic_limits(core, &source) {
+                    Some(limits) => limits.iter().copied().for_each(&mut push),
+                    None => continue,
+                }
+            }
+            Provider::Invalid { .. } => continue,
+        }
+    }
+    // Smallest window first, declaration order among ties (a stable sort), as `limits` does.
+    items.sort_by(|a, b| a.rate.granularity_order(&b.rate));
+    let mut meta = SmallVec::new();
+    if route.meta {
+        for (index, limit) in core.meta_limits.iter().enumerate() {
+            if limit.exempt_when.as_ref().is_some_and(|f| f(request)) {
+                continue;
+            }
+            for rate in limit.rate_limits() {
+                meta.push((index, *rate));
+            }
+        }
+    }
+    Prepared {
+        entries,
+        default_key,
+        items,
+        meta,
+    }
+}
+
+async fn evaluate(
+    route: &ResolvedRoute,
+    prepared: &Prepared<'_>,
+    backend: &RateLimiter,
+) -> Result<Outcome, StorageError> {
+    let core = &*route.core;
+    core.fault(backend)?;
+    let entries = prepared.entries;
+    let items = &prepared.items;
+    let default_key = &prepared.default_key;
+
+    // Meta limits: a client that breached too often is rejected before anything is counted.
+    for &(meta_index, rate) in &prepared.meta {
+        let meta = &core.meta_limits[meta_index];
+        let rate = &rate;
+        let ids = [default_key.as_ref(), "meta"];
+        if !backend.test(rate, &ids, 1).await? {
+            let stats = backend.window_stats(rate, &ids).await?;
+            let request_limit = RequestLimit {
+                limit: *rate,
+                key: rate.key_for(&ids),
+                breached: true,
+                shared: true,
+                remaining: stats.remaining,
+                reset_at: reset_header(stats.reset_at),
+            };
+            let custom = meta
+                .on_breach
+                .as_ref()
+                .or(core.on_meta_breach.as_ref())
+                .and_then(|f| f(&request_limit));
+            let mut response = custom.unwrap_or_else(|| {
+                html_429(too_many_requests_body(meta.error_message.as_deref(), rate))
+            });
+            let header = HeaderInfo {
+                amount: rate.amount(),
+                remaining: stats.remaining,
+                reset_at: stats.reset_at,
+            };
+            write_headers(core, &mut response, header);
+            return Ok(Outcome::Reject(response));
+        }
+    }
+
+    let prefix = core.key_prefix.as_str();
+    let skip = usize::from(prefix.is_empty());
+    let ids: SmallVec<[[&str; 3]; 6]> = items
+        .iter()
+        .map(|item| [prefix, item.key.as_ref(), item.scope.as_ref()])
+        .collect();
+    let mut hits: SmallVec<[Hit<'_>; 6]> = SmallVec::new();
+    let mut hit_items: SmallVec<[usize; 6]> = SmallVec::new();
+    for (index, item) in items.iter().enumerate() {
+        if !item.deferred {
+            hits.push(Hit {
+                limit: &item.rate,
+                identifiers: &ids[index][skip..],
+                cost: item.cost,
+            });
+            hit_items.push(index);
+        }
+    }
+    // One storage call for every counted limit of the request.
+    let decisions = if hits.is_empty() {
+        Default::default()
+    } else {
+        backend
+            .acquire_all(&hits, core.fail_on_first_breach)
+            .await?
+    };
+    // Results in item order: (item index, decision).
+    let mut results: SmallVec<[(usize, Decision); 6]> = SmallVec::new();
+    for (position, decision) in decisions.iter().enumerate() {
+        results.push((hit_items[position], *decision));
+    }
+    for (index, item) in items.iter().enumerate() {
+        if item.deferred {
+            let identifiers = &ids[index][skip..];
+            let allowed = backend.test(&item.rate, identifiers, item.cost).await?;
+            let stats = backend.window_stats(&item.rate, identifiers).await?;
+            results.push((
+                index,
+                Decision {
+                    allowed,
+                    remaining: stats.remaining,
+                    reset_at: stats.reset_at,
+                },
+            ));
+        }
+    }
+    results.sort_by_key(|(index, _)| *index);
+
+    let deferred: Vec<Deferred> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| item.deferred)
+        .map(|(index, item)| Deferred {
+            entry: item.entry,
+            rate: item.rate,
+            identifiers: ids[index][skip..].iter().map(|s| (*s).to_owned()).collect(),
+            cost: item.cost,
+        })
+        .collect();
+
+    let breached = results.iter().find(|(_, decision)| !decision.allowed);
+    if let Some(&(index, decision)) = breached {
+        let item = &items[index];
+        let entry = &entries[item.entry];
+        let identifiers = &ids[index][skip..];
+        tracing::info!(
+            "ratelimit {} ({}) exceeded at endpoint: {}",
+            item.rate,
+            item.key,
+            item.scope
+        );
+        let request_limit = RequestLimit {
+            limit: item.rate,
+            key: item.rate.key_for(identifiers),
+            breached: true,
+            shared: item.shared,
+            remaining: decision.remaining,
+            reset_at: reset_header(decision.reset_at),
+        };
+        let mut custom = None;
+        for callback in core.on_breach.iter().chain(entry.limit.on_breach.iter()) {
+            if let Some(response) = callback(&request_limit) {
+                custom = Some(response);
+            }
+        }
+        // Count the breach against the meta limits (no key prefix, as in Flask-Limiter).
+        if !core.meta_limits.is_empty() {
+            for meta in &core.meta_limits {
+                for rate in meta.rate_limits() {
+                    backend
+                        .acquire(rate, &[default_key.as_ref(), "meta"], 1)
+                        .await?;
+                }
+            }
+        }
+        let mut response = custom.unwrap_or_else(|| {
+            let body = match &entry.limit.provider {
+                Provider::Static { limits, .. } => limits
+                    .iter()
+                    .position(|r| *r == item.rate)
+                    .and_then(|i| entry.bodies.get(i).cloned()),
+                _ => None,
+            };
+            html_429(body.unwrap_or_else(|| {
+                too_many_requests_body(entry.limit.error_message.as_deref(), &item.rate)
+            }))
+        });
+        if !deferred.is_empty() {
+            let due = due(entries, &deferred, &response);
+            deduct(core, backend, due).await;
+        }
+        write_headers(
+            core,
+            &mut response,
+            HeaderInfo {
+                amount: item.rate.amount(),
+                remaining: decision.remaining,
+                reset_at: decision.reset_at,
+            },
+        );
+        return Ok(Outcome::Reject(response));
+    }
+
+    // The header limit: the smallest-window non-shared limit, else the smallest-window one.
+    let header = if core.headers_enabled {
+        results
+            .iter()
+            .find(|(index, _)| !items[*index].shared)
+            .or_else(|| results.first())
+            .map(|&(index, decision)| HeaderInfo {
+                amount: items[index].rate.amount(),
+                remaining: decision.remaining,
+                reset_at: decision.reset_at,
+            })
+    } else {
+        None
+    };
+    Ok(Outcome::Pass { header, deferred })
+}
+
+fn dynamic_limits(core: &Core, source: &str) -> Option<Arc<[RateLimit]>> {
+    if let Some(limits) = core.dynamic_cache.read().get(source) {
+        return Some(limits.clone());
+    }
+    match parse_many(source) {
+        Ok(limits) => {
+            let limits: Arc<[RateLimit]> = limits.into();
+            let mut cache = core.dynamic_cache.write();
+            if cache.len() >= 1024 {
+                cache.clear();
+            }
+            cache.insert(source.into(), limits.clone());
+            Some(limits)
+        }
+        Err(error) => {
+            tracing::error!(%error, "failed to load dynamic rate limit; the limit is skipped");
+            None
+        }
+    }
+}
+
+fn html_429(body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// `X-RateLimit-Reset`: `int(reset_time + 1)`.
+fn reset_header(reset_at: Timestamp) -> u64 {
+    (reset_at.as_secs_f64() + 1.0) as u64
+}
+
+fn write_headers(core: &Core, response: &mut Response, header: HeaderInfo) {
+    if !core.headers_enabled {
+        return;
+    }
+    let names = &core.header_names;
+    let now = SystemTime::now();
+    let mut retry_at = header.reset_at;
+    // A Retry-After the handler set itself wins if it is later (§4.9).
+    if let Some(existing) = response.headers().get(&names.retry_after) {
+        if let Ok(text) = existing.to_str() {
+            let existing_at = match text.trim().parse::<u64>() {
+                Ok(seconds) => Some(Timestamp::from(
+                    now + std::time::Duration::from_secs(seconds),
+                )),
+                Err(_) => httpdate::parse_http_date(text).ok().map(Timestamp::from),
+            };
+            if let Some(existing_at) = existing_at {
+                retry_at = retry_at.max(existing_at);
+            }
+        }
+    }
+    let headers = response.headers_mut();
+    headers.append(&names.limit, HeaderValue::from(header.amount));
+    headers.append(&names.remaining, HeaderValue::from(header.remaining));
+    headers.append(
+        &names.reset,
+        HeaderValue::from(reset_header(header.reset_at)),
+    );
+    let retry_value = match core.retry_after {
+        RetryAfter::DeltaSeconds => {
+            let delta = retry_at.as_secs_f64() - Timestamp::from(now).as_secs_f64();
+            HeaderValue::from(delta.max(0.0) as u64)
+        }
+        RetryAfter::HttpDate => {
+            let date = httpdate::fmt_http_date(retry_at.to_system_time());
+            HeaderValue::from_str(&date).unwrap_or_else(|_| HeaderValue::from_static("0"))
+        }
+    };
+    headers.insert(&names.retry_after, retry_value);
+}

@@ -1,0 +1,145 @@
+//! `limiter config`: the active configuration as a plain-text table.
+
+use crate::state;
+use limiter_core::manifest::{Manifest, ManifestLimit};
+
+fn limits(limits: &[ManifestLimit]) -> String {
+    list(limits.iter().map(|limit| match &limit.method {
+        Some(method) => format!("{} ({method})", limit.limit),
+        None => limit.limit.clone(),
+    }))
+}
+
+fn list(items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    if items.is_empty() {
+        "(none)".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The table's rows: setting, configuration variable, value.
+pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
+    let config = &manifest.config;
+    let status = match state::connect(manifest).await {
+        Ok(_) => "OK".to_owned(),
+        Err(crate::error::CliError::StorageUnavailable { reason, .. }) => {
+            format!("Error: {reason}")
+        }
+        Err(error) => format!("Error: {error}"),
+    };
+    let row = |setting: &str, variable: &str, value: String| {
+        [setting.to_owned(), variable.to_owned(), value]
+    };
+    let names = &config.header_names;
+    vec![
+        row("Enabled", "RATELIMIT_ENABLED", config.enabled.to_string()),
+        row("Key function", "", config.key_function.clone()),
+        row(
+            "Key prefix",
+            "RATELIMIT_KEY_PREFIX",
+            format!("'{}'", config.key_prefix),
+        ),
+        row("Strategy", "RATELIMIT_STRATEGY", config.strategy.clone()),
+        row(
+            "Storage URI",
+            "RATELIMIT_STORAGE_URI",
+            state::shown_uri(manifest),
+        ),
+        row("Storage status", "", status),
+        row(
+            "Default limits",
+            "RATELIMIT_DEFAULT",
+            list(config.default_limits.iter().cloned()),
+        ),
+        row(
+            "Application limits",
+            "RATELIMIT_APPLICATION",
+            limits(&config.application_limits),
+        ),
+        row("Meta limits", "RATELIMIT_META", limits(&config.meta_limits)),
+        row(
+            "In-memory fallback",
+            "RATELIMIT_IN_MEMORY_FALLBACK",
+            list(config.in_memory_fallback.iter().cloned()),
+        ),
+        row("On storage error", "", config.on_storage_error.clone()),
+        row(
+            "Fail on first breach",
+            "RATELIMIT_FAIL_ON_FIRST_BREACH",
+            config.fail_on_first_breach.to_string(),
+        ),
+        row(
+            "Headers enabled",
+            "RATELIMIT_HEADERS_ENABLED",
+            config.headers_enabled.to_string(),
+        ),
+        row(
+            "Limit header",
+            "RATELIMIT_HEADER_LIMIT",
+            names.limit.clone(),
+        ),
+        row(
+            "Remaining header",
+            "RATELIMIT_HEADER_REMAINING",
+            names.remaining.clone(),
+        ),
+        row(
+            "Reset header",
+            "RATELIMIT_HEADER_RESET",
+            names.reset.clone(),
+        ),
+        row(
+            "Retry-After header",
+            "RATELIMIT_HEADER_RETRY_AFTER",
+            names.retry_after.clone(),
+        ),
+        row(
+            "Retry-After value",
+            "RATELIMIT_HEADER_RETRY_AFTER_VALUE",
+            config.retry_after.clone(),
+        ),
+    ]
+}
+
+/// Lays rows out in aligned columns under a header, without trailing spaces.
+pub fn table(title: &str, header: [&str; 3], rows: &[[String; 3]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = format!("{title}\n");
+    let mut line = |cells: [&str; 3]| {
+        let mut text = String::new();
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if index > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            if index < 2 {
+                text.push_str(&" ".repeat(width - cell.chars().count()));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header);
+    let rules = widths.map(|width| "-".repeat(width));
+    line([&rules[0], &rules[1], &rules[2]]);
+    for row in rows {
+        line([&row[0], &row[1], &row[2]]);
+    }
+    out
+}
+
+/// Runs `limiter config`: the table, whatever the storage's health (shown in it).
+pub async fn run(manifest: &Manifest) -> String {
+    table(
+        "Limiter Config",
+        ["Setting", "Variable", "Value"],
+        &rows(manifest).await,
+    )
+}
