@@ -3,11 +3,11 @@
 # package (PyPI limits[redis]==5.8.0) for tests/tests/python_compat.rs and the reference bench.
 #
 # Usage: eval "$(scripts/python-limits.sh)"   # prints: export LIMITER_TEST_PYTHON=<venv python>
-# The venv lives in <repo>/.state/py-limits (override with LIMITER_PY_VENV); it is created once
+# The venv lives in <repo>/.state/venv (the one scripts/test prepares) (override with LIMITER_PY_VENV); it is created once
 # and reused while it has the right version.
 set -euo pipefail
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-VENV=${LIMITER_PY_VENV:-$REPO_ROOT/.state/py-limits}
+VENV=${LIMITER_PY_VENV:-$REPO_ROOT/.state/venv}
 VERSION=5.8.0
 if ! "$VENV/bin/python" -c "import limits, redis, sys; sys.exit(limits.__version__ != '$VERSION')" 2>/dev/null; then
     python3 -m venv "$VENV" >&2

@@ -1,8 +1,9 @@
 //! Faults on real servers: the standalone Redis stopped mid-test, and a sentinel failover.
 //!
 //! A test binary of its own, so that stopping the standalone Redis or failing the sentinel's
-//! master over does not disturb the behavioural suite (`cargo test` runs test binaries one after
-//! the other); the tests below also take a lock, so they run one at a time.
+//! master over does not disturb the behavioural suite: `cargo test` runs test binaries one after
+//! the other, and `cargo nextest` runs these tests alone (`.config/nextest.toml`); within a
+//! `cargo test` run they take a lock, so they run one at a time.
 //! The standalone Redis is stopped and started with `scripts/test-servers.sh stop-redis` /
 //! `start-redis`, so these tests need the servers of that script (and its environment, if
 //! ports were overridden).

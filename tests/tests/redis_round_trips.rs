@@ -1,8 +1,9 @@
 //! Checking a request against three limits costs exactly one script call on the server, under
 //! every strategy, counted with `INFO commandstats`.
 //!
-//! A test binary of its own: `cargo test` runs test binaries one after the other, so no other
-//! test's scripts are counted (the tests below also run one at a time, under a lock).
+//! A test binary of its own, so that no other test's scripts are counted: `cargo test` runs test
+//! binaries one after the other, and `cargo nextest` runs these tests alone
+//! (`.config/nextest.toml`); within a `cargo test` run they take a lock.
 
 use limiter_core::{Granularity, Hit, RateLimit, Storage, Strategy};
 use limiter_tests::suite::unique_id;
