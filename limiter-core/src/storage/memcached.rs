@@ -25,9 +25,10 @@
 //!
 //! Keys are spread with client-side **rendezvous (highest random weight) hashing**: the server
 //! of a key is the one with the highest `murmur3_32("{server}-{key}")` (seed 0), where a TCP
-//! server is named `host:port` and a socket by its path; ties go to the greater name. This is
-//! the default of pymemcache's `HashClient`, which `limits` uses for several servers, so a
-//! Python and a Rust service given the same server list place every key on the same server.
+//! server is named `host:port` (an IPv6 host without brackets) and a socket by its path; ties
+//! go to the greater name. This is the default of pymemcache's `HashClient`, which `limits` uses
+//! for several servers, so a Python and a Rust service given the same server list place every
+//! key on the same server (a unit test checks placements computed with pymemcache 4).
 //! Adding or removing a server moves only the keys of that server. Every key (counter,
 //! `/expires` companion, sliding bucket) is placed on its own, as Python does; a multi-get is
 //! one round trip per server involved. (The `memcache` crate's own multi-server client hashes
@@ -748,9 +749,11 @@ impl Server {
         let seconds = timeout.as_secs_f64().max(0.001);
         let (name, url) = match server {
             MemcachedServer::Tcp(location) => {
-                let name = location.to_string();
-                let url =
-                    format!("memcache://{name}?protocol=ascii&tcp_nodelay=true&timeout={seconds}");
+                // pymemcache names a server "%s:%s" % (host, port): no brackets around IPv6.
+                let name = format!("{}:{}", location.host, location.port);
+                let url = format!(
+                    "memcache://{location}?protocol=ascii&tcp_nodelay=true&timeout={seconds}"
+                );
                 (name, url)
             }
             MemcachedServer::Socket(path) => {
@@ -927,6 +930,40 @@ mod tests {
             murmur3_32(&[b"The quick brown fox ", b"jumps over the lazy dog"]),
             0x2e4f_f723
         );
+    }
+
+    /// Placements computed with pymemcache 4's `RendezvousHash` (HashClient's default) for the
+    /// servers `127.0.0.1:52211` and `127.0.0.1:52212`.
+    #[test]
+    fn server_placement_matches_pymemcache() {
+        let servers = ["127.0.0.1:52211", "127.0.0.1:52212"]
+            .iter()
+            .map(|name| {
+                let (host, port) = name.split_once(':').unwrap();
+                let location = crate::uri::Location {
+                    host: host.to_owned(),
+                    port: port.parse().unwrap(),
+                };
+                Server::new(&MemcachedServer::Tcp(location), DEFAULT_TIMEOUT, 1).unwrap()
+            })
+            .collect();
+        let inner = Inner {
+            servers,
+            timeout: DEFAULT_TIMEOUT,
+            pool_size: 1,
+            permits: Arc::new(Semaphore::new(1)),
+        };
+        let expected = [
+            "52212", "52212", "52211", "52212", "52212", "52212", "52212", "52211",
+        ];
+        for (index, port) in expected.iter().enumerate() {
+            let key = format!("LIMITER/spread{index}/5/1/minute");
+            assert_eq!(
+                inner.server_for(&key).name,
+                format!("127.0.0.1:{port}"),
+                "{key}"
+            );
+        }
     }
 
     #[test]
