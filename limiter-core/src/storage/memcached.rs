@@ -54,7 +54,10 @@
 //!   report whether an ASCII `add` stored anything, so we always `incr` after it. The stored
 //!   values and TTLs are the same.) The hit that takes the counter from 0 writes the
 //!   `"{key}/expires"` companion (the window end as float epoch seconds, same TTL) so that reset
-//!   times are known; later hits read it (one more round trip) for the decision's reset time.
+//!   times are known; later hits read it for the decision's reset time once per window and
+//!   process (window ends are remembered in-process, at most 65,536 keys, until they pass), so a
+//!   hit usually costs one round trip. Only the reported reset time can lag a window restarted
+//!   elsewhere; decisions always come from the server's counter.
 //! * **Sliding window counter**: clock-aligned buckets `"{key}/{now / expiry}"` (as the memory
 //!   storage and Python's memcached storage), read together with one multi-get. The current
 //!   bucket is created with a TTL of `2 × expiry + 1` seconds: Python uses `2 × expiry`, but
@@ -246,6 +249,7 @@ impl MemcachedStorageBuilder {
                 timeout,
                 pool_size: self.pool_size,
                 permits: Arc::new(Semaphore::new(permits)),
+                window_ends: WindowEnds::default(),
             }),
         };
         storage
@@ -480,6 +484,8 @@ struct Inner {
     pool_size: u32,
     /// Bounds the blocking jobs in flight.
     permits: Arc<Semaphore>,
+    /// Fixed-window ends already known, so that a hit costs one round trip.
+    window_ends: WindowEnds,
 }
 
 impl Inner {
@@ -564,9 +570,14 @@ impl Inner {
             let ttl = u32::try_from(hit.expiry_secs).unwrap_or(u32::MAX);
             self.server_for(&expires_key)
                 .call(|client| client.set(&expires_key, seconds.as_str(), ttl))?;
+            self.window_ends.remember(&hit.key, end, now);
+            end
+        } else if let Some(end) = self.window_ends.recall(&hit.key, now) {
             end
         } else {
-            self.read_expiry(&expires_key, now)?
+            let end = self.read_expiry(&expires_key, now)?;
+            self.window_ends.remember(&hit.key, end, now);
+            end
         };
         Ok(Decision {
             allowed: count <= hit.amount,
@@ -702,6 +713,7 @@ impl Inner {
     }
 
     fn clear(&self, hit: &OwnedHit) -> Result<(), StorageError> {
+        self.window_ends.forget(&hit.key);
         let bucket = self.now() / hit.expiry_nanos();
         let keys = [
             hit.key.clone(),
@@ -713,6 +725,41 @@ impl Inner {
             self.server_for(key).call(|client| client.delete(key))?;
         }
         Ok(())
+    }
+}
+
+/// The most fixed-window ends remembered; past it, expired ones are dropped (all of them if
+/// none has expired).
+const WINDOW_ENDS_CAPACITY: usize = 65_536;
+
+/// Fixed-window ends this process wrote or read, by counter key, until they pass. Only the
+/// *reported* reset time comes from here, never a decision: a window restarted by another
+/// process (or by memcached expiring the counter up to a second early) is reported with the
+/// remembered, earlier end until that end passes and the companion is read again.
+#[derive(Default)]
+struct WindowEnds(parking_lot::Mutex<HashMap<String, u64>>);
+
+impl WindowEnds {
+    fn recall(&self, key: &str, now: u64) -> Option<u64> {
+        self.0.lock().get(key).copied().filter(|&end| end > now)
+    }
+
+    fn remember(&self, key: &str, end: u64, now: u64) {
+        if end <= now {
+            return;
+        }
+        let mut ends = self.0.lock();
+        if ends.len() >= WINDOW_ENDS_CAPACITY && !ends.contains_key(key) {
+            ends.retain(|_, &mut known| known > now);
+            if ends.len() >= WINDOW_ENDS_CAPACITY {
+                ends.clear();
+            }
+        }
+        ends.insert(key.to_owned(), end);
+    }
+
+    fn forget(&self, key: &str) {
+        self.0.lock().remove(key);
     }
 }
 
@@ -952,6 +999,7 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             pool_size: 1,
             permits: Arc::new(Semaphore::new(1)),
+            window_ends: WindowEnds::default(),
         };
         let expected = [
             "52212", "52212", "52211", "52212", "52212", "52212", "52212", "52211",
