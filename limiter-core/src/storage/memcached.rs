@@ -8,6 +8,9 @@
 //!   ([`tokio::task::spawn_blocking`]). At most `pool_size × servers` jobs run at once (a
 //!   semaphore, held until the job really ends — even after its caller timed out), so a slow or
 //!   dead server cannot make the storage spawn unbounded threads.
+//!   It therefore needs a tokio runtime with its time driver (as the Redis storage); called
+//!   outside any tokio runtime, an operation fails with [`StorageError::Backend`] instead of
+//!   panicking.
 //! * **One connection pool per server** (r2d2, at most [`pool_size`](MemcachedStorageBuilder::pool_size)
 //!   connections, [`DEFAULT_POOL_SIZE`] by default). Connections are not health-checked on every
 //!   checkout (that would cost a round trip per operation); instead, after any I/O or protocol
@@ -400,13 +403,15 @@ impl MemcachedStorage {
         job: impl FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let timeout = self.inner.timeout;
+        // Outside a tokio runtime `spawn_blocking` and the timer would panic: say so instead.
+        let runtime = tokio::runtime::Handle::try_current().map_err(backend_error)?;
         let inner = Arc::clone(&self.inner);
         let bounded = async move {
             let permit = Arc::clone(&inner.permits)
                 .acquire_owned()
                 .await
                 .map_err(backend_error)?;
-            let task = tokio::task::spawn_blocking(move || {
+            let task = runtime.spawn_blocking(move || {
                 let result = job(&inner);
                 drop(permit);
                 result
