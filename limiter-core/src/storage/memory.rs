@@ -529,12 +529,14 @@ impl Window {
 
 /// Sliding window counter on clock-aligned buckets (as `limits`' memory and memcached storages):
 /// bucket `n` covers `[n × expiry, (n + 1) × expiry)`.
+///
+/// Shared with the memcached backend, which uses the same clock-aligned buckets.
 #[derive(Default, Clone, Copy)]
-struct SlidingBuckets {
-    bucket: u64,
-    current: u64,
-    previous: u64,
-    expires_at: u64,
+pub(super) struct SlidingBuckets {
+    pub(super) bucket: u64,
+    pub(super) current: u64,
+    pub(super) previous: u64,
+    pub(super) expires_at: u64,
 }
 
 impl Expiring for SlidingBuckets {
@@ -564,12 +566,12 @@ impl SlidingBuckets {
 
     /// Time left in the current bucket: the share of the previous bucket still inside the
     /// sliding window, in nanoseconds out of `expiry`.
-    fn previous_ttl(now: u64, expiry: u64) -> u64 {
+    pub(super) fn previous_ttl(now: u64, expiry: u64) -> u64 {
         expiry - now % expiry.max(1)
     }
 
     /// `floor(previous × previous_ttl / expiry + current)`, in exact integer arithmetic.
-    fn weighted_floor(&self, now: u64, expiry: u64) -> u64 {
+    pub(super) fn weighted_floor(&self, now: u64, expiry: u64) -> u64 {
         let previous_share = u128::from(self.previous)
             * u128::from(Self::previous_ttl(now, expiry))
             / u128::from(expiry.max(1));
@@ -595,7 +597,7 @@ impl SlidingBuckets {
 
     /// `limits`' reset time: when the weighted count next drops by one, or the current bucket
     /// ends, whichever comes first.
-    fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
+    pub(super) fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
         let remaining = amount.saturating_sub(self.weighted_floor(now, expiry));
         let expiry_f = expiry as f64;
         let previous_ttl = Self::previous_ttl(now, expiry) as f64;

@@ -15,10 +15,14 @@
 //! * the set of backends is the set of storage URIs we parse, which is closed and versioned with
 //!   the crate (the enum is `#[non_exhaustive]` so adding one is not a breaking change).
 
+#[cfg(feature = "memcached")]
+pub mod memcached;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+#[cfg(feature = "memcached")]
+pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
@@ -112,13 +116,21 @@ pub enum StorageError {
 }
 
 /// The schemes this build of the crate can open.
-#[cfg(not(feature = "redis"))]
+#[cfg(all(not(feature = "redis"), not(feature = "memcached")))]
 const AVAILABLE_BACKENDS: &str = "memory";
 /// The schemes this build of the crate can open.
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(feature = "memcached")))]
 const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
                                   redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
                                   valkey+sentinel";
+/// The schemes this build of the crate can open.
+#[cfg(all(not(feature = "redis"), feature = "memcached"))]
+const AVAILABLE_BACKENDS: &str = "memory, memcached";
+/// The schemes this build of the crate can open.
+#[cfg(all(feature = "redis", feature = "memcached"))]
+const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
+                                  redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
+                                  valkey+sentinel, memcached";
 
 /// A rate-limit storage: one of the built-in backends.
 ///
@@ -131,6 +143,9 @@ pub enum Storage {
     /// Redis or Valkey, standalone, cluster or sentinel: [`RedisStorage`].
     #[cfg(feature = "redis")]
     Redis(RedisStorage),
+    /// One or several memcached servers: [`MemcachedStorage`] (no moving window).
+    #[cfg(feature = "memcached")]
+    Memcached(MemcachedStorage),
 }
 
 impl Storage {
@@ -157,6 +172,10 @@ impl Storage {
             | crate::uri::StorageUri::RedisSentinel { .. } => {
                 Ok(Storage::Redis(RedisStorage::connect(uri).await?))
             }
+            #[cfg(feature = "memcached")]
+            crate::uri::StorageUri::Memcached { servers } => Ok(Storage::Memcached(
+                MemcachedStorage::builder_for(servers).build().await?,
+            )),
             other => Err(StorageError::NotBuilt {
                 scheme: other.scheme_name(),
                 available: AVAILABLE_BACKENDS,
@@ -170,6 +189,8 @@ impl Storage {
             Storage::Memory(_) => "memory",
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.backend_name(),
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(_) => "memcached",
         }
     }
 
@@ -182,6 +203,8 @@ impl Storage {
             }
             #[cfg(feature = "redis")]
             Storage::Redis(_) => true,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(_) => MemcachedStorage::supports(strategy),
         }
     }
 
@@ -200,6 +223,12 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.acquire(strategy, hits, stop_at_first_breach)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.acquire(strategy, hits, stop_at_first_breach).await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => {
+                memcached
+                    .acquire(strategy, hits, stop_at_first_breach)
+                    .await
+            }
         }
     }
 
@@ -214,6 +243,8 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.acquire_one(strategy, hit)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.acquire_one(strategy, hit).await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => memcached.acquire_one(strategy, hit).await,
         }
     }
 
@@ -223,6 +254,8 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.test(strategy, hit)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.test(strategy, hit).await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => memcached.test(strategy, hit).await,
         }
     }
 
@@ -237,6 +270,10 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.window_stats(strategy, limit, identifiers)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.window_stats(strategy, limit, identifiers).await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => {
+                memcached.window_stats(strategy, limit, identifiers).await
+            }
         }
     }
 
@@ -249,6 +286,8 @@ impl Storage {
             }
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.clear(limit, identifiers).await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => memcached.clear(limit, identifiers).await,
         }
     }
 
@@ -258,6 +297,8 @@ impl Storage {
             Storage::Memory(memory) => Ok(Some(memory.reset())),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.reset().await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => memcached.reset().await,
         }
     }
 
@@ -268,6 +309,8 @@ impl Storage {
             Storage::Memory(_) => true,
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.check().await,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => memcached.check().await,
         }
     }
 }
@@ -276,6 +319,13 @@ impl Storage {
 impl From<RedisStorage> for Storage {
     fn from(redis: RedisStorage) -> Self {
         Storage::Redis(redis)
+    }
+}
+
+#[cfg(feature = "memcached")]
+impl From<MemcachedStorage> for Storage {
+    fn from(memcached: MemcachedStorage) -> Self {
+        Storage::Memcached(memcached)
     }
 }
 
