@@ -4,7 +4,8 @@
 //!
 //! * [`notation`]: `"2 per minute"`, `"10/hour; 100/day"` → [`RateLimit`].
 //! * [`Strategy`]: fixed window, moving window, sliding window counter.
-//! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind features),
+//! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind features:
+//!   `RedisStorage` for Redis, Redis Cluster and Redis Sentinel with the default `redis` feature),
 //!   each deciding a hit atomically in one step.
 //! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
 //!
@@ -37,5 +38,7 @@ pub use storage::{
     Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage, StorageError,
     WindowStats,
 };
+#[cfg(feature = "redis")]
+pub use storage::{RedisStorage, RedisStorageBuilder};
 pub use strategy::{Strategy, UnknownStrategy};
 pub use uri::{StorageUri, UriError};

@@ -16,7 +16,11 @@
 //!   the crate (the enum is `#[non_exhaustive]` so adding one is not a breaking change).
 
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
 
 use crate::clock::Timestamp;
@@ -108,7 +112,13 @@ pub enum StorageError {
 }
 
 /// The schemes this build of the crate can open.
+#[cfg(not(feature = "redis"))]
 const AVAILABLE_BACKENDS: &str = "memory";
+/// The schemes this build of the crate can open.
+#[cfg(feature = "redis")]
+const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
+                                  redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
+                                  valkey+sentinel";
 
 /// A rate-limit storage: one of the built-in backends.
 ///
@@ -118,6 +128,9 @@ const AVAILABLE_BACKENDS: &str = "memory";
 pub enum Storage {
     /// In-process counters: [`MemoryStorage`].
     Memory(MemoryStorage),
+    /// Redis or Valkey, standalone, cluster or sentinel: [`RedisStorage`].
+    #[cfg(feature = "redis")]
+    Redis(RedisStorage),
 }
 
 impl Storage {
@@ -138,6 +151,12 @@ impl Storage {
         let parsed = crate::uri::StorageUri::parse(uri)?;
         match parsed {
             crate::uri::StorageUri::Memory => Ok(Storage::Memory(MemoryStorage::new())),
+            #[cfg(feature = "redis")]
+            crate::uri::StorageUri::Redis { .. }
+            | crate::uri::StorageUri::RedisCluster { .. }
+            | crate::uri::StorageUri::RedisSentinel { .. } => {
+                Ok(Storage::Redis(RedisStorage::connect(uri).await?))
+            }
             other => Err(StorageError::NotBuilt {
                 scheme: other.scheme_name(),
                 available: AVAILABLE_BACKENDS,
@@ -149,6 +168,8 @@ impl Storage {
     pub fn backend_name(&self) -> &'static str {
         match self {
             Storage::Memory(_) => "memory",
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.backend_name(),
         }
     }
 
@@ -159,6 +180,8 @@ impl Storage {
                 let _ = strategy;
                 true
             }
+            #[cfg(feature = "redis")]
+            Storage::Redis(_) => true,
         }
     }
 
@@ -175,6 +198,8 @@ impl Storage {
     ) -> Result<Decisions, StorageError> {
         match self {
             Storage::Memory(memory) => Ok(memory.acquire(strategy, hits, stop_at_first_breach)),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.acquire(strategy, hits, stop_at_first_breach).await,
         }
     }
 
@@ -187,6 +212,13 @@ impl Storage {
     ) -> Result<Decision, StorageError> {
         match self {
             Storage::Memory(memory) => Ok(memory.acquire_one(strategy, hit)),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => {
+                let decisions = redis
+                    .acquire(strategy, std::slice::from_ref(hit), false)
+                    .await?;
+                Ok(decisions[0])
+            }
         }
     }
 
@@ -194,6 +226,8 @@ impl Storage {
     pub async fn test(&self, strategy: Strategy, hit: Hit<'_>) -> Result<bool, StorageError> {
         match self {
             Storage::Memory(memory) => Ok(memory.test(strategy, hit)),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.test(strategy, hit).await,
         }
     }
 
@@ -206,6 +240,8 @@ impl Storage {
     ) -> Result<WindowStats, StorageError> {
         match self {
             Storage::Memory(memory) => Ok(memory.window_stats(strategy, limit, identifiers)),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.window_stats(strategy, limit, identifiers).await,
         }
     }
 
@@ -216,6 +252,8 @@ impl Storage {
                 memory.clear(limit, identifiers);
                 Ok(())
             }
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.clear(limit, identifiers).await,
         }
     }
 
@@ -223,6 +261,8 @@ impl Storage {
     pub async fn reset(&self) -> Result<Option<u64>, StorageError> {
         match self {
             Storage::Memory(memory) => Ok(Some(memory.reset())),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.reset().await,
         }
     }
 
@@ -231,7 +271,16 @@ impl Storage {
     pub async fn check(&self) -> bool {
         match self {
             Storage::Memory(_) => true,
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.check().await,
         }
+    }
+}
+
+#[cfg(feature = "redis")]
+impl From<RedisStorage> for Storage {
+    fn from(redis: RedisStorage) -> Self {
+        Storage::Redis(redis)
     }
 }
 

@@ -1,0 +1,960 @@
+//! Redis, Redis Cluster and Redis Sentinel storage (and the Valkey aliases), compatible with
+//! Python `limits` deployments.
+//!
+//! * **One atomic script call per decision batch**: [`Storage::acquire`](super::Storage::acquire)
+//!   sends all the hits of a request (one per limit) to one Lua script, by `EVALSHA` (the script is
+//!   loaded again after a `NOSCRIPT` reply, e.g. after a server restart), so checking a request
+//!   against three limits costs one round trip and one script call, where Python costs three.
+//! * **Shared with Python**: keys are `{prefix}:{limits key}` (sliding window:
+//!   `{prefix}:{{limits key}}` and `{prefix}:{{limits key}}/-1`) and each hit writes what `limits`'
+//!   own scripts write, so a Flask-Limiter service and ours on one Redis enforce one limit.
+//! * **Bounded**: every operation (connection included) is bounded by a timeout
+//!   ([`DEFAULT_TIMEOUT`] unless [configured](RedisStorageBuilder::timeout)); a server that is
+//!   down or slow gives [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a
+//!   hang, and the storage reconnects by itself once the server is back.
+//! * **Cluster**: see [the cluster module](self#cluster) below; **Sentinel**: the master is found
+//!   through the sentinels and followed across failovers.
+//!
+//! # Cluster
+//!
+//! A Lua script may only touch keys of one hash slot. The keys of one hit always share one, but
+//! the hits of a batch often do not (hash-tagging them together would rename them and break
+//! Python compatibility). A batch in one slot is one call. Otherwise, without
+//! `stop_at_first_breach` it is one call per slot, sent concurrently; with it, consecutive hits of
+//! one slot are one call and the calls are made in order, stopping at the first rejected hit.
+
+mod cluster;
+mod scripts;
+mod sentinel;
+
+use super::{Decision, Decisions, Hit, StorageError, WindowStats};
+use crate::clock::Timestamp;
+use crate::notation::RateLimit;
+use crate::strategy::Strategy;
+use crate::uri::StorageUri;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, RedisError, RedisResult, Value};
+use scripts::{Call, ScriptHit, FIELDS_PER_HIT};
+use sentinel::SentinelConnection;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The key prefix of `limits` (`LIMITS:LIMITER/…`), used unless configured otherwise.
+pub const DEFAULT_KEY_PREFIX: &str = "LIMITS";
+
+/// How long one storage operation (or connecting) may take before it fails with
+/// [`StorageError::Timeout`], unless configured otherwise: 1 second. A rate limiter must not hold
+/// requests for long when its storage is unwell, but a loaded server or a failover can take a few
+/// hundred milliseconds; lower it if your application would rather fail fast.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How many keys one `SCAN` step of [`Storage::reset`](super::Storage::reset) asks for.
+const SCAN_COUNT: usize = 1000;
+
+/// Rate-limit storage on Redis or Valkey: standalone (`redis://`, `rediss://`, `redis+unix://`),
+/// cluster (`redis+cluster://`) or sentinel-monitored (`redis+sentinel://`).
+///
+/// Cloning is cheap and shares the connections.
+///
+/// ```no_run
+/// use limiter_core::storage::RedisStorage;
+/// use limiter_core::{RateLimiter, Strategy};
+/// use std::time::Duration;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let storage = RedisStorage::builder("redis://127.0.0.1:6379/0")
+///     .key_prefix("LIMITS")
+///     .timeout(Duration::from_millis(500))
+///     .build()
+///     .await?;
+/// let limiter = RateLimiter::new(Strategy::SlidingWindowCounter, storage)?;
+/// let limit = "10 per minute".parse()?;
+/// let allowed = limiter.hit(&limit, &["127.0.0.1", "index"], 1).await?;
+/// # let _ = allowed;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connection: Connection,
+    key_prefix: String,
+    timeout: Duration,
+    backend: &'static str,
+}
+
+enum Connection {
+    Standalone(ConnectionManager),
+    Cluster {
+        connection: ClusterConnection,
+        username: Option<String>,
+        password: Option<String>,
+    },
+    Sentinel(SentinelConnection),
+}
+
+impl fmt::Debug for RedisStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStorage")
+            .field("backend", &self.inner.backend)
+            .field("key_prefix", &self.inner.key_prefix)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`RedisStorage`]; see [`RedisStorage::builder`].
+#[derive(Debug, Clone)]
+pub struct RedisStorageBuilder {
+    uri: String,
+    key_prefix: String,
+    timeout: Duration,
+}
+
+impl RedisStorageBuilder {
+    /// The prefix of every key, `{prefix}:{limits key}`. Defaults to [`DEFAULT_KEY_PREFIX`]
+    /// (`LIMITS`), as `limits`' `key_prefix` option; keep it equal to the Python side's to share
+    /// counters with it.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// The longest one operation (or connecting) may take. Defaults to [`DEFAULT_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects (within the timeout) and returns the storage. For a sentinel URI, the master is
+    /// asked of the sentinels first.
+    pub async fn build(self) -> Result<RedisStorage, StorageError> {
+        let parsed = StorageUri::parse(&self.uri)?;
+        let backend = parsed.scheme_name();
+        let timeout = self.timeout;
+        let connection = bounded(backend, timeout, connect(parsed, timeout)).await?;
+        Ok(RedisStorage {
+            inner: Arc::new(Inner {
+                connection,
+                key_prefix: self.key_prefix,
+                timeout,
+                backend,
+            }),
+        })
+    }
+}
+
+async fn connect(uri: StorageUri, timeout: Duration) -> RedisResult<Connection> {
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_max_delay(timeout);
+    match uri {
+        StorageUri::Redis { url, .. } => {
+            let client = redis::Client::open(url.as_str())?;
+            let manager = ConnectionManager::new_with_config(client, manager_config).await?;
+            Ok(Connection::Standalone(manager))
+        }
+        StorageUri::RedisCluster {
+            nodes,
+            username,
+            password,
+            tls,
+            ..
+        } => {
+            let scheme = if tls { "rediss" } else { "redis" };
+            let urls: Vec<String> = nodes
+                .iter()
+                .map(|node| format!("{scheme}://{node}"))
+                .collect();
+            let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
+                .connection_timeout(timeout)
+                .response_timeout(timeout);
+            if let Some(username) = &username {
+                builder = builder.username(username);
+            }
+            if let Some(password) = &password {
+                builder = builder.password(password);
+            }
+            let connection = builder.build()?.get_async_connection().await?;
+            Ok(Connection::Cluster {
+                connection,
+                username,
+                password,
+            })
+        }
+        StorageUri::RedisSentinel {
+            sentinels,
+            service_name,
+            username,
+            password,
+            db,
+            ..
+        } => {
+            let addresses = sentinels
+                .iter()
+                .map(|location| redis::ConnectionAddr::Tcp(location.host.clone(), location.port));
+            let mut builder = redis::sentinel::SentinelClientBuilder::new(
+                addresses,
+                service_name,
+                redis::sentinel::SentinelServerType::Master,
+            )?;
+            if let Some(db) = db {
+                builder = builder.set_client_to_redis_db(db);
+            }
+            if let Some(username) = &username {
+                builder = builder
+                    .set_client_to_redis_username(username)
+                    .set_client_to_sentinel_username(username);
+            }
+            if let Some(password) = &password {
+                builder = builder
+                    .set_client_to_redis_password(password)
+                    .set_client_to_sentinel_password(password);
+            }
+            let sentinel = builder.build()?;
+            Ok(Connection::Sentinel(
+                SentinelConnection::connect(sentinel, manager_config).await?,
+            ))
+        }
+        other => Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "not a Redis storage URI",
+            other.redacted(),
+        ))),
+    }
+}
+
+/// Runs `operation` within `timeout`, mapping its errors to [`StorageError`].
+async fn bounded<T>(
+    backend: &'static str,
+    timeout: Duration,
+    operation: impl Future<Output = RedisResult<T>>,
+) -> Result<T, StorageError> {
+    match tokio::time::timeout(timeout, operation).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) if error.is_timeout() => Err(StorageError::Timeout { backend, timeout }),
+        Ok(Err(error)) => Err(backend_error(backend, error)),
+        Err(_) => Err(StorageError::Timeout { backend, timeout }),
+    }
+}
+
+fn backend_error(
+    backend: &'static str,
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> StorageError {
+    StorageError::Backend {
+        backend,
+        source: error.into(),
+    }
+}
+
+/// A reply the scripts never give.
+fn unexpected(what: &str) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::Client,
+        "unexpected reply from the rate-limit script",
+        what.to_owned(),
+    ))
+}
+
+impl RedisStorage {
+    /// Starts configuring a storage for `uri` (`redis://…`, `rediss://…`, `redis+unix://…`,
+    /// `redis+cluster://…`, `redis+sentinel://…/service`, or a `valkey…` alias).
+    pub fn builder(uri: impl Into<String>) -> RedisStorageBuilder {
+        RedisStorageBuilder {
+            uri: uri.into(),
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Connects to `uri` with the default prefix and timeout.
+    pub async fn connect(uri: impl Into<String>) -> Result<RedisStorage, StorageError> {
+        RedisStorage::builder(uri).build().await
+    }
+
+    /// The scheme of the URI this storage was opened with (`redis`, `redis+cluster`, …).
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend
+    }
+
+    /// The prefix of every key.
+    pub fn key_prefix(&self) -> &str {
+        &self.inner.key_prefix
+    }
+
+    /// The longest one operation may take.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// The Redis keys of `limit` for `identifiers` under `strategy`, exactly as `limits` names
+    /// them: `[LIMITS:LIMITER/…]`, or for the sliding window counter
+    /// `[LIMITS:{LIMITER/…}/-1, LIMITS:{LIMITER/…}]` (previous, current).
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// use limiter_core::storage::RedisStorage;
+    /// use limiter_core::{RateLimit, Strategy};
+    /// let limit: RateLimit = "2/minute".parse().unwrap();
+    /// assert_eq!(
+    ///     RedisStorage::keys_for("LIMITS", Strategy::SlidingWindowCounter, &limit, &["a"]),
+    ///     ["LIMITS:{LIMITER/a/2/1/minute}/-1", "LIMITS:{LIMITER/a/2/1/minute}"]
+    /// );
+    /// # }
+    /// ```
+    pub fn keys_for(
+        key_prefix: &str,
+        strategy: Strategy,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Vec<String> {
+        let mut key = String::with_capacity(key_prefix.len() + 64);
+        key.push_str(key_prefix);
+        key.push(':');
+        match strategy {
+            Strategy::FixedWindow | Strategy::MovingWindow => {
+                limit.write_key(identifiers, &mut key);
+                vec![key]
+            }
+            Strategy::SlidingWindowCounter => {
+                key.push('{');
+                limit.write_key(identifiers, &mut key);
+                key.push('}');
+                let previous = format!("{key}/-1");
+                vec![previous, key]
+            }
+        }
+    }
+
+    fn script_hit(&self, strategy: Strategy, hit: &Hit<'_>) -> ScriptHit {
+        ScriptHit {
+            amount: hit.limit.amount(),
+            expiry: hit.limit.expiry_seconds(),
+            cost: hit.cost,
+            keys: Self::keys_for(&self.inner.key_prefix, strategy, hit.limit, hit.identifiers),
+        }
+    }
+
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StorageError> {
+        bounded(self.inner.backend, self.inner.timeout, operation).await
+    }
+
+    /// Sends one command to the server (standalone, sentinel master) or the node owning its keys.
+    async fn query(&self, cmd: &Cmd) -> RedisResult<Value> {
+        match &self.inner.connection {
+            Connection::Standalone(manager) => cmd.query_async(&mut manager.clone()).await,
+            Connection::Cluster { connection, .. } => {
+                cmd.query_async(&mut connection.clone()).await
+            }
+            Connection::Sentinel(sentinel) => sentinel.query(cmd).await,
+        }
+    }
+
+    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
+    /// flat reply, [`FIELDS_PER_HIT`] values per decided hit.
+    async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Value>> {
+        let reply = match self.query(&call.evalsha()).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.query(&call.load()).await?;
+                self.query(&call.evalsha()).await?
+            }
+            other => other?,
+        };
+        let values = match reply {
+            Value::Array(values) => values,
+            Value::Nil => Vec::new(),
+            _ => return Err(unexpected("not an array")),
+        };
+        if values.len() % FIELDS_PER_HIT != 0 || values.len() / FIELDS_PER_HIT > call.hits.len() {
+            return Err(unexpected("wrong number of values"));
+        }
+        Ok(values)
+    }
+
+    /// Decides `hits` in as few script calls as the topology allows (one, unless a cluster batch
+    /// spans several slots).
+    async fn eval_batch(
+        &self,
+        strategy: Strategy,
+        now: f64,
+        hits: &[ScriptHit],
+        stop_at_first_breach: bool,
+        peek: bool,
+    ) -> RedisResult<Vec<Value>> {
+        let call = |hits| Call {
+            strategy,
+            now,
+            stop_at_first_breach,
+            peek,
+            hits,
+        };
+        let is_cluster = matches!(self.inner.connection, Connection::Cluster { .. });
+        if !is_cluster || cluster::single_slot(hits) {
+            return self.eval(&call(hits)).await;
+        }
+        if stop_at_first_breach {
+            let mut values = Vec::with_capacity(hits.len() * FIELDS_PER_HIT);
+            for run in cluster::runs(hits) {
+                let expected = run.len();
+                let part = self.eval(&call(&hits[run])).await?;
+                let decided = part.len() / FIELDS_PER_HIT;
+                let breached = decided < expected
+                    || part
+                        .chunks(FIELDS_PER_HIT)
+                        .any(|fields| !matches!(fields[0], Value::Int(1)));
+                values.extend(part);
+                if breached {
+                    break;
+                }
+            }
+            return Ok(values);
+        }
+        let groups = cluster::by_slot(hits);
+        let group_hits: Vec<Vec<ScriptHit>> = groups
+            .iter()
+            .map(|group| group.iter().map(|&index| hits[index].clone()).collect())
+            .collect();
+        let replies = futures_util::future::try_join_all(
+            group_hits
+                .iter()
+                .map(|group| async move { self.eval(&call(group)).await }),
+        )
+        .await?;
+        let mut values = vec![Value::Nil; hits.len() * FIELDS_PER_HIT];
+        for (group, reply) in groups.iter().zip(replies) {
+            for (&index, fields) in group.iter().zip(reply.chunks(FIELDS_PER_HIT)) {
+                values[index * FIELDS_PER_HIT..(index + 1) * FIELDS_PER_HIT]
+                    .clone_from_slice(fields);
+            }
+        }
+        Ok(values)
+    }
+
+    pub(crate) async fn acquire(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> Result<Decisions, StorageError> {
+        if hits.is_empty() {
+            return Ok(Decisions::new());
+        }
+        let now = Timestamp::from(SystemTime::now());
+        let script_hits: Vec<ScriptHit> = hits
+            .iter()
+            .map(|hit| self.script_hit(strategy, hit))
+            .collect();
+        let values = self
+            .bounded(self.eval_batch(
+                strategy,
+                now.as_secs_f64(),
+                &script_hits,
+                stop_at_first_breach,
+                false,
+            ))
+            .await?;
+        let mut decisions = Decisions::new();
+        for (hit, fields) in hits.iter().zip(values.chunks(FIELDS_PER_HIT)) {
+            let decision = decode(strategy, now, hit.limit, fields)
+                .map_err(|error| backend_error(self.inner.backend, error))?;
+            decisions.push(decision);
+        }
+        Ok(decisions)
+    }
+
+    /// Looks at one limit's window without counting anything.
+    async fn peek(&self, strategy: Strategy, hit: &Hit<'_>) -> Result<Decision, StorageError> {
+        let now = Timestamp::from(SystemTime::now());
+        let script_hits = [self.script_hit(strategy, hit)];
+        let values = self
+            .bounded(self.eval_batch(strategy, now.as_secs_f64(), &script_hits, false, true))
+            .await?;
+        decode(strategy, now, hit.limit, &values)
+            .map_err(|error| backend_error(self.inner.backend, error))
+    }
+
+    pub(crate) async fn test(
+        &self,
+        strategy: Strategy,
+        hit: Hit<'_>,
+    ) -> Result<bool, StorageError> {
+        Ok(self.peek(strategy, &hit).await?.allowed)
+    }
+
+    pub(crate) async fn window_stats(
+        &self,
+        strategy: Strategy,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Result<WindowStats, StorageError> {
+        let hit = Hit {
+            limit,
+            identifiers,
+            cost: 0,
+        };
+        let decision = self.peek(strategy, &hit).await?;
+        Ok(WindowStats {
+            remaining: decision.remaining,
+            reset_at: decision.reset_at,
+        })
+    }
+
+    pub(crate) async fn clear(
+        &self,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Result<(), StorageError> {
+        let prefix = &self.inner.key_prefix;
+        let plain = Self::keys_for(prefix, Strategy::FixedWindow, limit, identifiers);
+        let sliding = Self::keys_for(prefix, Strategy::SlidingWindowCounter, limit, identifiers);
+        self.bounded(async {
+            if matches!(self.inner.connection, Connection::Cluster { .. }) {
+                // Two slots: the plain key, and the hash-tagged pair.
+                let mut first = redis::cmd("DEL");
+                first.arg(&plain);
+                let mut second = redis::cmd("DEL");
+                second.arg(&sliding);
+                futures_util::future::try_join(self.query(&first), self.query(&second)).await?;
+            } else {
+                let mut del = redis::cmd("DEL");
+                del.arg(&plain).arg(&sliding);
+                self.query(&del).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn reset(&self) -> Result<Option<u64>, StorageError> {
+        let pattern = format!("{}:*", glob_escape(&self.inner.key_prefix));
+        match &self.inner.connection {
+            Connection::Standalone(manager) => {
+                self.scan_and_unlink(manager.clone(), &pattern, true).await
+            }
+            Connection::Sentinel(_) => {
+                // Through `query`, so that a failover is followed.
+                let mut removed = 0;
+                let mut cursor: u64 = 0;
+                loop {
+                    let mut scan = redis::cmd("SCAN");
+                    scan.arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT);
+                    let reply = self.bounded(self.query(&scan)).await?;
+                    let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)
+                        .map_err(|error| backend_error(self.inner.backend, error))?;
+                    if !keys.is_empty() {
+                        let mut unlink = redis::cmd("UNLINK");
+                        unlink.arg(&keys);
+                        let reply = self.bounded(self.query(&unlink)).await?;
+                        removed += redis::from_redis_value::<u64>(reply).unwrap_or(0);
+                    }
+                    cursor = next;
+                    if cursor == 0 {
+                        return Ok(Some(removed));
+                    }
+                }
+            }
+            Connection::Cluster {
+                connection,
+                username,
+                password,
+            } => {
+                let nodes: String = self
+                    .bounded(
+                        redis::cmd("CLUSTER")
+                            .arg("NODES")
+                            .query_async(&mut connection.clone()),
+                    )
+                    .await?;
+                let mut removed = 0;
+                for (host, port) in cluster_masters(&nodes) {
+                    let mut settings = redis::RedisConnectionInfo::default();
+                    if let Some(username) = username {
+                        settings = settings.set_username(username);
+                    }
+                    if let Some(password) = password {
+                        settings = settings.set_password(password);
+                    }
+                    let info = redis::IntoConnectionInfo::into_connection_info(
+                        redis::ConnectionAddr::Tcp(host, port),
+                    )
+                    .map_err(|error| backend_error(self.inner.backend, error))?
+                    .set_redis_settings(settings);
+                    let client = redis::Client::open(info)
+                        .map_err(|error| backend_error(self.inner.backend, error))?;
+                    let node = self
+                        .bounded(client.get_multiplexed_async_connection())
+                        .await?;
+                    if let Some(count) = self.scan_and_unlink(node, &pattern, false).await? {
+                        removed += count;
+                    }
+                }
+                Ok(Some(removed))
+            }
+        }
+    }
+
+    /// SCANs one server for `pattern` and unlinks what it finds, each round trip bounded by the
+    /// timeout. `multi_key`: whether one UNLINK may name keys of several slots (not on a cluster
+    /// node, where each key is unlinked on its own, pipelined).
+    async fn scan_and_unlink<C: redis::aio::ConnectionLike + Send>(
+        &self,
+        mut connection: C,
+        pattern: &str,
+        multi_key: bool,
+    ) -> Result<Option<u64>, StorageError> {
+        let mut removed = 0;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .bounded(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT)
+                        .query_async(&mut connection),
+                )
+                .await?;
+            if !keys.is_empty() {
+                if multi_key {
+                    let count: u64 = self
+                        .bounded(redis::cmd("UNLINK").arg(&keys).query_async(&mut connection))
+                        .await?;
+                    removed += count;
+                } else {
+                    let mut pipe = redis::pipe();
+                    for key in &keys {
+                        pipe.cmd("UNLINK").arg(key);
+                    }
+                    let counts: Vec<u64> = self.bounded(pipe.query_async(&mut connection)).await?;
+                    removed += counts.iter().sum::<u64>();
+                }
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(Some(removed));
+            }
+        }
+    }
+
+    pub(crate) async fn check(&self) -> bool {
+        let ping = redis::cmd("PING");
+        self.bounded(self.query(&ping)).await.is_ok()
+    }
+}
+
+/// `host:port` of every master that is not failing, from `CLUSTER NODES`.
+fn cluster_masters(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let _id = fields.next()?;
+            let address = fields.next()?;
+            let flags = fields.next()?;
+            let is_master = flags.split(',').any(|flag| flag == "master");
+            let failing = flags
+                .split(',')
+                .any(|flag| flag == "fail" || flag == "noaddr");
+            if !is_master || failing {
+                return None;
+            }
+            // `host:port@cport[,hostname]`
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+fn int(value: &Value) -> RedisResult<i64> {
+    match value {
+        Value::Int(number) => Ok(*number),
+        _ => Err(unexpected("not an integer")),
+    }
+}
+
+fn count(value: &Value) -> RedisResult<u64> {
+    Ok(u64::try_from(int(value)?).unwrap_or(0))
+}
+
+fn millis(value: &Value) -> RedisResult<Duration> {
+    Ok(Duration::from_millis(count(value)?))
+}
+
+/// Turns one hit's script values into its decision, with `limits`' window statistics.
+fn decode(
+    strategy: Strategy,
+    now: Timestamp,
+    limit: &RateLimit,
+    fields: &[Value],
+) -> RedisResult<Decision> {
+    let [allowed, a, b, c, d] = fields else {
+        return Err(unexpected("missing values"));
+    };
+    let allowed = int(allowed)? == 1;
+    let amount = limit.amount();
+    let expiry = limit.expiry();
+    let (remaining, reset_at) = match strategy {
+        Strategy::FixedWindow => {
+            // count, PTTL (negative when the key does not exist: reset is now)
+            let count = count(a)?;
+            (amount.saturating_sub(count), now.saturating_add(millis(b)?))
+        }
+        Strategy::MovingWindow => {
+            // entries in the window, the oldest of them
+            let count = count(a)?;
+            let reset_at = match b {
+                Value::BulkString(bytes) if count > 0 => {
+                    let oldest: f64 = std::str::from_utf8(bytes)
+                        .ok()
+                        .and_then(|text| text.parse().ok())
+                        .ok_or_else(|| unexpected("moving window entry is not a number"))?;
+                    Timestamp::from_secs_f64(oldest).saturating_add(expiry)
+                }
+                _ => now,
+            };
+            (amount.saturating_sub(count), reset_at)
+        }
+        Strategy::SlidingWindowCounter => {
+            let previous_count = count(a)?;
+            let previous_ttl = millis(b)?;
+            let current_count = count(c)?;
+            let current_ttl = millis(d)?;
+            sliding_stats(
+                amount,
+                expiry,
+                now,
+                previous_count,
+                previous_ttl,
+                current_count,
+                current_ttl,
+            )
+        }
+    };
+    Ok(Decision {
+        allowed,
+        remaining,
+        reset_at,
+    })
+}
+
+/// `limits`' `SlidingWindowCounterRateLimiter.get_window_stats`: remaining is the amount minus
+/// the floored weighted count; the reset is when the weighted count next drops by one or the
+/// current bucket ends, whichever comes first (now if both buckets are empty).
+fn sliding_stats(
+    amount: u64,
+    expiry: Duration,
+    now: Timestamp,
+    previous_count: u64,
+    previous_ttl: Duration,
+    current_count: u64,
+    current_ttl: Duration,
+) -> (u64, Timestamp) {
+    let expiry_s = expiry.as_secs_f64();
+    let weighted = if expiry_s > 0.0 {
+        previous_count as f64 * previous_ttl.as_secs_f64() / expiry_s + current_count as f64
+    } else {
+        current_count as f64
+    };
+    let remaining = amount.saturating_sub(weighted.floor() as u64);
+    if previous_count == 0 && current_count == 0 {
+        return (remaining, now);
+    }
+    // `ttl % period`, except that a TTL of a whole number of periods (e.g. the PTTL of a counter
+    // read in the millisecond it was created) is a full period away, not now as in `limits`.
+    let until_next = |ttl: f64, period: f64| match ttl % period {
+        rest if rest > 0.0 => rest,
+        _ if ttl > 0.0 => period,
+        _ => 0.0,
+    };
+    let mut wait = f64::INFINITY;
+    if previous_count > 0 {
+        wait = wait.min(until_next(
+            previous_ttl.as_secs_f64(),
+            expiry_s / previous_count as f64,
+        ));
+    }
+    if current_count > 0 {
+        wait = wait.min(until_next(current_ttl.as_secs_f64(), expiry_s));
+    }
+    let wait = if wait.is_finite() && wait > 0.0 {
+        Duration::from_secs_f64(wait)
+    } else {
+        Duration::ZERO
+    };
+    (remaining, now.saturating_add(wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_those_of_limits() {
+        let limit: RateLimit = "2/minute".parse().unwrap();
+        assert_eq!(
+            RedisStorage::keys_for(
+                "LIMITS",
+                Strategy::FixedWindow,
+                &limit,
+                &["127.0.0.1", "root"]
+            ),
+            ["LIMITS:LIMITER/127.0.0.1/root/2/1/minute"]
+        );
+        assert_eq!(
+            RedisStorage::keys_for("P", Strategy::MovingWindow, &limit, &["a"]),
+            ["P:LIMITER/a/2/1/minute"]
+        );
+        let sliding = RedisStorage::keys_for("P", Strategy::SlidingWindowCounter, &limit, &["a"]);
+        assert_eq!(
+            sliding,
+            ["P:{LIMITER/a/2/1/minute}/-1", "P:{LIMITER/a/2/1/minute}"]
+        );
+        // One cluster slot for both sliding keys.
+        use redis::cluster_routing::Slot;
+        assert_eq!(Slot::for_key(&sliding[0]), Slot::for_key(&sliding[1]));
+    }
+
+    #[test]
+    fn decodes_script_values() {
+        let now = Timestamp::from_nanos(1_000_000_000_000);
+        let limit: RateLimit = "3/minute".parse().unwrap();
+        let fixed = [
+            Value::Int(1),
+            Value::Int(2),
+            Value::Int(59_000),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        let decision = decode(Strategy::FixedWindow, now, &limit, &fixed).unwrap();
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 1);
+        assert_eq!(
+            decision.reset_at,
+            now.saturating_add(Duration::from_secs(59))
+        );
+        // A missing key (PTTL -2): reset now.
+        let fresh = [
+            Value::Int(1),
+            Value::Int(0),
+            Value::Int(-2),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        assert_eq!(
+            decode(Strategy::FixedWindow, now, &limit, &fresh)
+                .unwrap()
+                .reset_at,
+            now
+        );
+
+        let moving = [
+            Value::Int(0),
+            Value::Int(3),
+            Value::BulkString(b"1000.5".to_vec()),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        let decision = decode(Strategy::MovingWindow, now, &limit, &moving).unwrap();
+        assert!(!decision.allowed);
+        assert_eq!(decision.remaining, 0);
+        assert_eq!(decision.reset_at, Timestamp::from_secs_f64(1060.5));
+        let garbage = [
+            Value::Int(0),
+            Value::Int(3),
+            Value::BulkString(b"nope".to_vec()),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        assert!(decode(Strategy::MovingWindow, now, &limit, &garbage).is_err());
+        assert!(decode(Strategy::MovingWindow, now, &limit, &moving[..3]).is_err());
+        let wrong_type = [
+            Value::Nil,
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(0),
+        ];
+        assert!(decode(Strategy::FixedWindow, now, &limit, &wrong_type).is_err());
+    }
+
+    #[test]
+    fn sliding_stats_are_those_of_limits() {
+        let now = Timestamp::from_nanos(0);
+        let minute = Duration::from_secs(60);
+        // limits' worked example: 4 in the previous bucket with 25 s of it left → 4 × 25/60 = 1.67
+        // → floor 1, so 3 remain; the next drop in 25 mod 15 = 10 s.
+        let (remaining, reset) = sliding_stats(
+            4,
+            minute,
+            now,
+            4,
+            Duration::from_secs(25),
+            0,
+            Duration::ZERO,
+        );
+        assert_eq!(remaining, 3);
+        assert_eq!(reset, now.saturating_add(Duration::from_secs(10)));
+        // Nothing counted: reset now.
+        assert_eq!(
+            sliding_stats(4, minute, now, 0, Duration::ZERO, 0, Duration::ZERO),
+            (4, now)
+        );
+        // A current counter read in the millisecond it was created (PTTL = 2 × expiry) resets in
+        // one expiry, not now.
+        let (_, reset) = sliding_stats(4, minute, now, 0, Duration::ZERO, 1, 2 * minute);
+        assert_eq!(reset, now.saturating_add(minute));
+    }
+
+    #[test]
+    fn finds_cluster_masters() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001,host-b master - 0 0 2 connected 5461-10922
+c3 127.0.0.1:7002@17002 slave a1 0 0 1 connected
+d4 127.0.0.1:7003@17003 master,fail - 0 0 3 disconnected
+e5 ::1:7004@17004 master - 0 0 4 connected 10923-16383
+";
+        assert_eq!(
+            cluster_masters(nodes),
+            [
+                ("127.0.0.1".to_owned(), 7000),
+                ("127.0.0.1".to_owned(), 7001),
+                ("::1".to_owned(), 7004)
+            ]
+        );
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+}

@@ -1,0 +1,73 @@
+-- Sliding window counter for a batch of hits, in one atomic call. Times are in milliseconds.
+-- Per hit the writes are those of `limits`' acquire_sliding_window.lua (and, when only looking,
+-- of sliding_window.lua): two counters anchored at the first hit; when the current one has less
+-- than one expiry left it is renamed to the previous one and a new current one is created with
+-- PX (its old TTL + expiry); a hit is admitted if
+-- floor(previous * PTTL(previous) / expiry) + current + cost <= amount, and then the current
+-- counter is INCRBYed, or SET to the cost with PX 2 * expiry if it does not exist.
+--
+-- KEYS[2i-1], KEYS[2i]: the previous ("{prefix}:{{limits key}}/-1") and current
+-- ("{prefix}:{{limits key}}") counters of hit i (hash-tagged: one cluster slot).
+-- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to stop after the first rejected hit,
+-- ARGV[3]: "1" to only look (test / window stats: only the roll-over is written, as in `limits`),
+-- then for hit i, at b = 4 + 3 * (i - 1): ARGV[b] amount, ARGV[b+1] expiry (s), ARGV[b+2] cost.
+-- Returns five integers per decided hit: allowed (1/0; when looking, 1 if floor(weighted) + cost
+-- <= amount), previous count, previous PTTL, current count, current PTTL (PTTLs >= 0).
+local stop = ARGV[2] == '1'
+local peek = ARGV[3] == '1'
+
+local function state(previous, current)
+    local previous_count = tonumber(redis.call('GET', previous)) or 0
+    local previous_ttl = tonumber(redis.call('PTTL', previous)) or 0
+    local current_count = tonumber(redis.call('GET', current)) or 0
+    local current_ttl = tonumber(redis.call('PTTL', current)) or 0
+    if previous_ttl <= 0 then
+        previous_ttl = 0
+    end
+    if current_ttl <= 0 then
+        current_ttl = 0
+    end
+    return previous_count, previous_ttl, current_count, current_ttl
+end
+
+local out = {}
+for i = 1, #KEYS / 2 do
+    local b = 4 + 3 * (i - 1)
+    local amount = tonumber(ARGV[b])
+    local expiry = tonumber(ARGV[b + 1]) * 1000
+    local cost = tonumber(ARGV[b + 2])
+    local previous = KEYS[2 * i - 1]
+    local current = KEYS[2 * i]
+
+    local current_ttl = tonumber(redis.call('PTTL', current))
+    if current_ttl > 0 and current_ttl < expiry then
+        -- The current window is over: it becomes the previous one.
+        redis.call('RENAME', current, previous)
+        redis.call('SET', current, 0, 'PX', current_ttl + expiry)
+    end
+
+    local allowed = 0
+    local pc, pt, cc, ct = state(previous, current)
+    local weighted = math.floor(pc * pt / expiry) + cc
+    if cost <= amount and weighted + cost <= amount then
+        allowed = 1
+        if not peek then
+            if redis.call('EXISTS', current) == 1 then
+                redis.call('INCRBY', current, cost)
+            else
+                redis.call('SET', current, cost, 'PX', expiry * 2)
+            end
+            pc, pt, cc, ct = state(previous, current)
+        end
+    end
+    local n = #out
+    out[n + 1] = allowed
+    out[n + 2] = pc
+    out[n + 3] = pt
+    out[n + 4] = cc
+    out[n + 5] = ct
+    if stop and allowed == 0 then
+        break
+    end
+end
+return out

@@ -1,0 +1,365 @@
+//! The behavioural suite every storage passes: the semantics of `limits`' strategies, in real
+//! time (windows of 1–2 s), each test on a key of its own so that tests run in parallel.
+
+use limiter_core::{Decisions, Granularity, Hit, RateLimit, Storage, Strategy};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// An identifier no other test (or earlier run) uses.
+pub fn unique_id(test: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{test}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `amount` per `seconds` seconds.
+pub fn per_seconds(amount: u64, seconds: u64) -> RateLimit {
+    RateLimit::new(amount, seconds, Granularity::Second)
+}
+
+/// Hits `limit` for `id` once with `cost`; the decision.
+pub async fn hit(
+    storage: &Storage,
+    strategy: Strategy,
+    limit: &RateLimit,
+    id: &str,
+    cost: u64,
+) -> limiter_core::Decision {
+    let ids = [id];
+    let decisions = storage
+        .acquire(
+            strategy,
+            &[Hit {
+                limit,
+                identifiers: &ids,
+                cost,
+            }],
+            false,
+        )
+        .await
+        .expect("acquire");
+    assert_eq!(decisions.len(), 1);
+    decisions[0]
+}
+
+async fn allowed(storage: &Storage, strategy: Strategy, limit: &RateLimit, id: &str) -> bool {
+    hit(storage, strategy, limit, id, 1).await.allowed
+}
+
+async fn test(
+    storage: &Storage,
+    strategy: Strategy,
+    limit: &RateLimit,
+    id: &str,
+    cost: u64,
+) -> bool {
+    let ids = [id];
+    storage
+        .test(
+            strategy,
+            Hit {
+                limit,
+                identifiers: &ids,
+                cost,
+            },
+        )
+        .await
+        .expect("test")
+}
+
+async fn remaining(storage: &Storage, strategy: Strategy, limit: &RateLimit, id: &str) -> u64 {
+    storage
+        .window_stats(strategy, limit, &[id])
+        .await
+        .expect("window_stats")
+        .remaining
+}
+
+fn now() -> limiter_core::Timestamp {
+    limiter_core::Timestamp::from(SystemTime::now())
+}
+
+/// The first `amount` hits are admitted with remaining counting down; the next is rejected.
+pub async fn admits_amount_then_rejects(storage: Storage, strategy: Strategy) {
+    let id = unique_id("admits");
+    let limit = per_seconds(3, 2);
+    for expected in [2, 1, 0] {
+        let decision = hit(&storage, strategy, &limit, &id, 1).await;
+        assert!(decision.allowed, "{strategy}: hit with {expected} left");
+        assert_eq!(decision.remaining, expected, "{strategy}");
+    }
+    let decision = hit(&storage, strategy, &limit, &id, 1).await;
+    assert!(!decision.allowed, "{strategy}: 4th hit of 3");
+    assert_eq!(decision.remaining, 0);
+    assert!(decision.reset_at > now(), "{strategy}: reset in the future");
+    // Another client is not affected.
+    assert!(allowed(&storage, strategy, &limit, &unique_id("other")).await);
+}
+
+/// Capacity comes back once the window has passed (twice the window for the sliding counter,
+/// whose previous bucket still weighs in during the next one).
+pub async fn recovers_after_window(storage: Storage, strategy: Strategy) {
+    let id = unique_id("recovers");
+    let limit = per_seconds(2, 1);
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+    let wait = match strategy {
+        Strategy::SlidingWindowCounter => Duration::from_millis(2100),
+        _ => Duration::from_millis(1100),
+    };
+    tokio::time::sleep(wait).await;
+    assert!(allowed(&storage, strategy, &limit, &id).await, "{strategy}");
+    assert!(allowed(&storage, strategy, &limit, &id).await, "{strategy}");
+    assert!(
+        !allowed(&storage, strategy, &limit, &id).await,
+        "{strategy}"
+    );
+}
+
+/// `test` answers without consuming anything.
+pub async fn test_consumes_nothing(storage: Storage, strategy: Strategy) {
+    let id = unique_id("test");
+    let limit = per_seconds(2, 2);
+    for _ in 0..5 {
+        assert!(test(&storage, strategy, &limit, &id, 1).await, "{strategy}");
+    }
+    assert!(test(&storage, strategy, &limit, &id, 2).await, "{strategy}");
+    assert!(
+        !test(&storage, strategy, &limit, &id, 3).await,
+        "{strategy}"
+    );
+    assert_eq!(remaining(&storage, strategy, &limit, &id).await, 2);
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(test(&storage, strategy, &limit, &id, 1).await, "{strategy}");
+    assert!(
+        !test(&storage, strategy, &limit, &id, 2).await,
+        "{strategy}"
+    );
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(
+        !test(&storage, strategy, &limit, &id, 1).await,
+        "{strategy}"
+    );
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+}
+
+/// Window statistics: the full amount and a reset of now on a fresh key; after a hit, one less
+/// and a reset within one window.
+pub async fn window_stats_remaining_and_reset(storage: Storage, strategy: Strategy) {
+    let id = unique_id("stats");
+    let limit = per_seconds(5, 2);
+    let before = now();
+    let stats = storage
+        .window_stats(strategy, &limit, &[&id])
+        .await
+        .expect("window_stats");
+    assert_eq!(stats.remaining, 5);
+    assert!(stats.reset_at >= before, "{strategy}: fresh reset is now");
+    assert!(stats.reset_at <= now(), "{strategy}: fresh reset is now");
+    hit(&storage, strategy, &limit, &id, 1).await;
+    hit(&storage, strategy, &limit, &id, 1).await;
+    let stats = storage
+        .window_stats(strategy, &limit, &[&id])
+        .await
+        .expect("window_stats");
+    assert_eq!(stats.remaining, 3, "{strategy}");
+    assert!(stats.reset_at > now(), "{strategy}: reset ahead");
+    assert!(
+        stats.reset_at <= now().saturating_add(limit.expiry() + Duration::from_millis(50)),
+        "{strategy}: reset within one window"
+    );
+}
+
+/// `clear` forgets the key under every strategy.
+pub async fn clear_forgets(storage: Storage, strategy: Strategy) {
+    let id = unique_id("clear");
+    let limit = per_seconds(2, 10);
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+    storage.clear(&limit, &[&id]).await.expect("clear");
+    assert_eq!(remaining(&storage, strategy, &limit, &id).await, 2);
+    assert!(allowed(&storage, strategy, &limit, &id).await, "{strategy}");
+}
+
+/// A cost above the amount is always rejected. The fixed window still counts it (so the
+/// window stays exhausted), the others write nothing.
+pub async fn cost_above_amount(storage: Storage, strategy: Strategy) {
+    let id = unique_id("cost");
+    let limit = per_seconds(3, 10);
+    assert!(!test(&storage, strategy, &limit, &id, 4).await);
+    assert!(!hit(&storage, strategy, &limit, &id, 4).await.allowed);
+    let left = remaining(&storage, strategy, &limit, &id).await;
+    match strategy {
+        Strategy::FixedWindow => {
+            assert_eq!(left, 0);
+            assert!(!allowed(&storage, strategy, &limit, &id).await);
+        }
+        _ => {
+            assert_eq!(left, 3, "{strategy}");
+            let decision = hit(&storage, strategy, &limit, &id, 3).await;
+            assert!(
+                decision.allowed,
+                "{strategy}: cost equal to the amount fits"
+            );
+            assert_eq!(decision.remaining, 0);
+        }
+    }
+}
+
+/// A limit of 0 blocks everything.
+pub async fn amount_zero_always_blocks(storage: Storage, strategy: Strategy) {
+    let id = unique_id("zero");
+    let limit = per_seconds(0, 10);
+    assert!(!test(&storage, strategy, &limit, &id, 1).await);
+    for _ in 0..3 {
+        let decision = hit(&storage, strategy, &limit, &id, 1).await;
+        assert!(!decision.allowed, "{strategy}");
+        assert_eq!(decision.remaining, 0);
+    }
+}
+
+/// Three limits, the second of which is already exhausted.
+async fn batch(
+    storage: &Storage,
+    strategy: Strategy,
+    stop: bool,
+) -> (Decisions, [RateLimit; 3], String) {
+    let id = unique_id(if stop { "batch-stop" } else { "batch" });
+    let limits = [per_seconds(5, 10), per_seconds(1, 11), per_seconds(5, 12)];
+    assert!(hit(storage, strategy, &limits[1], &id, 1).await.allowed);
+    let ids = [id.as_str()];
+    let hits: Vec<Hit<'_>> = limits
+        .iter()
+        .map(|limit| Hit {
+            limit,
+            identifiers: &ids,
+            cost: 1,
+        })
+        .collect();
+    let decisions = storage
+        .acquire(strategy, &hits, stop)
+        .await
+        .expect("acquire batch");
+    (decisions, limits, id)
+}
+
+/// Without `stop_at_first_breach`, every hit of a batch is decided and counted.
+pub async fn batch_without_stop(storage: Storage, strategy: Strategy) {
+    let (decisions, limits, id) = batch(&storage, strategy, false).await;
+    let allowed: Vec<bool> = decisions.iter().map(|decision| decision.allowed).collect();
+    assert_eq!(allowed, [true, false, true], "{strategy}");
+    assert_eq!(decisions[0].remaining, 4);
+    assert_eq!(decisions[2].remaining, 4);
+    assert_eq!(remaining(&storage, strategy, &limits[2], &id).await, 4);
+}
+
+/// With `stop_at_first_breach`, hits after the first rejected one are neither decided nor
+/// counted.
+pub async fn batch_with_stop(storage: Storage, strategy: Strategy) {
+    let (decisions, limits, id) = batch(&storage, strategy, true).await;
+    let allowed: Vec<bool> = decisions.iter().map(|decision| decision.allowed).collect();
+    assert_eq!(allowed, [true, false], "{strategy}");
+    assert_eq!(remaining(&storage, strategy, &limits[0], &id).await, 4);
+    assert_eq!(remaining(&storage, strategy, &limits[2], &id).await, 5);
+}
+
+/// 200 concurrent hits on one key against `50 per minute` admit exactly 50.
+pub async fn concurrent_hits_are_exact(storage: Storage, strategy: Strategy) {
+    let id = unique_id("concurrent");
+    let limit = RateLimit::new(50, 1, Granularity::Minute);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let storage = storage.clone();
+        let id = id.clone();
+        tasks.spawn(async move { hit(&storage, strategy, &limit, &id, 1).await.allowed });
+    }
+    let mut admitted = 0;
+    while let Some(result) = tasks.join_next().await {
+        if result.expect("task") {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 50, "{strategy}");
+}
+
+/// Fixed window: anchored at the first hit, and rejected hits do not move it.
+pub async fn fixed_window_anchored_at_first_hit(storage: Storage) {
+    let strategy = Strategy::FixedWindow;
+    let id = unique_id("fixed-anchor");
+    let limit = per_seconds(2, 2);
+    let start = tokio::time::Instant::now();
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    for _ in 0..3 {
+        assert!(
+            !allowed(&storage, strategy, &limit, &id).await,
+            "rejected hits are counted"
+        );
+    }
+    tokio::time::sleep_until(start + Duration::from_millis(2150)).await;
+    assert!(
+        allowed(&storage, strategy, &limit, &id).await,
+        "new window 2 s after the first hit"
+    );
+}
+
+/// Moving window: a hit frees its capacity exactly one window after it was made.
+pub async fn moving_window_slides(storage: Storage) {
+    let strategy = Strategy::MovingWindow;
+    let id = unique_id("moving");
+    let limit = per_seconds(2, 2);
+    let start = tokio::time::Instant::now();
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+    tokio::time::sleep_until(start + Duration::from_millis(2150)).await;
+    // The first hit left the window, the second has not.
+    assert!(allowed(&storage, strategy, &limit, &id).await);
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+    let stats = storage
+        .window_stats(strategy, &limit, &[&id])
+        .await
+        .expect("window_stats");
+    assert_eq!(stats.remaining, 0);
+    // The oldest hit in the window is the second one, made ~1 s after the start.
+    let until = stats.reset_at.saturating_duration_since(now());
+    assert!(until <= Duration::from_millis(900), "reset in {until:?}");
+}
+
+/// Sliding window counter with first-hit anchored buckets (Redis, MongoDB): one window after
+/// the first hit, the previous bucket still weighs in, in proportion to its time left.
+pub async fn sliding_window_first_hit_anchored(storage: Storage) {
+    let strategy = Strategy::SlidingWindowCounter;
+    let id = unique_id("sliding");
+    let limit = per_seconds(4, 2);
+    let start = tokio::time::Instant::now();
+    for _ in 0..4 {
+        assert!(allowed(&storage, strategy, &limit, &id).await);
+    }
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!allowed(&storage, strategy, &limit, &id).await);
+    // 2.15 s after the first hit the first bucket is the previous one, with ~1.85 s of 2 left:
+    // weighted floor(4 × 1.85 / 2) = 3, so exactly one hit fits.
+    tokio::time::sleep_until(start + Duration::from_millis(2150)).await;
+    assert!(
+        allowed(&storage, strategy, &limit, &id).await,
+        "one hit fits"
+    );
+    assert!(
+        !allowed(&storage, strategy, &limit, &id).await,
+        "and only one"
+    );
+    assert_eq!(remaining(&storage, strategy, &limit, &id).await, 0);
+}
