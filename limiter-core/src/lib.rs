@@ -38,6 +38,8 @@ pub use storage::{
     Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage, StorageError,
     WindowStats,
 };
+#[cfg(feature = "mongodb")]
+pub use storage::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use storage::{RedisStorage, RedisStorageBuilder};
 pub use strategy::{Strategy, UnknownStrategy};

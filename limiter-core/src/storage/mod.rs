@@ -16,9 +16,13 @@
 //!   the crate (the enum is `#[non_exhaustive]` so adding one is not a breaking change).
 
 mod memory;
+#[cfg(feature = "mongodb")]
+pub mod mongodb;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+#[cfg(feature = "mongodb")]
+pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
@@ -84,7 +88,8 @@ pub enum StorageError {
     /// The URI names a backend that this build of `limiter-core` does not contain.
     #[error(
         "the {scheme} storage backend is not built in this version of limiter-core \
-         (available: {available})"
+         (available: {available}){hint}",
+        hint = feature_hint(scheme)
     )]
     NotBuilt {
         /// The scheme of the URI.
@@ -112,13 +117,36 @@ pub enum StorageError {
 }
 
 /// The schemes this build of the crate can open.
-#[cfg(not(feature = "redis"))]
+#[cfg(all(not(feature = "redis"), not(feature = "mongodb")))]
 const AVAILABLE_BACKENDS: &str = "memory";
-/// The schemes this build of the crate can open.
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(feature = "mongodb")))]
 const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
                                   redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
                                   valkey+sentinel";
+#[cfg(all(not(feature = "redis"), feature = "mongodb"))]
+const AVAILABLE_BACKENDS: &str = "memory, mongodb, mongodb+srv";
+#[cfg(all(feature = "redis", feature = "mongodb"))]
+const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
+                                  redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
+                                  valkey+sentinel, mongodb, mongodb+srv";
+
+/// A backend this build lacks, named by `scheme`.
+fn not_built(scheme: &'static str) -> StorageError {
+    StorageError::NotBuilt {
+        scheme,
+        available: AVAILABLE_BACKENDS,
+    }
+}
+
+/// How to build in the backend of `scheme` when it is behind a feature that is off by default
+/// (appended to [`StorageError::NotBuilt`]'s message), or nothing.
+fn feature_hint(scheme: &str) -> &'static str {
+    if scheme.starts_with("mongodb") {
+        "; enable the `mongodb` Cargo feature: limiter-core = { features = [\"mongodb\"] }"
+    } else {
+        ""
+    }
+}
 
 /// A rate-limit storage: one of the built-in backends.
 ///
@@ -131,6 +159,9 @@ pub enum Storage {
     /// Redis or Valkey, standalone, cluster or sentinel: [`RedisStorage`].
     #[cfg(feature = "redis")]
     Redis(RedisStorage),
+    /// MongoDB: [`MongoDbStorage`] (Cargo feature `mongodb`, off by default).
+    #[cfg(feature = "mongodb")]
+    MongoDb(MongoDbStorage),
 }
 
 impl Storage {
@@ -157,10 +188,11 @@ impl Storage {
             | crate::uri::StorageUri::RedisSentinel { .. } => {
                 Ok(Storage::Redis(RedisStorage::connect(uri).await?))
             }
-            other => Err(StorageError::NotBuilt {
-                scheme: other.scheme_name(),
-                available: AVAILABLE_BACKENDS,
-            }),
+            #[cfg(feature = "mongodb")]
+            crate::uri::StorageUri::MongoDb { url } => {
+                Ok(Storage::MongoDb(MongoDbStorage::connect(url).await?))
+            }
+            other => Err(not_built(other.scheme_name())),
         }
     }
 
@@ -170,6 +202,8 @@ impl Storage {
             Storage::Memory(_) => "memory",
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.backend_name(),
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(_) => "mongodb",
         }
     }
 
@@ -182,6 +216,8 @@ impl Storage {
             }
             #[cfg(feature = "redis")]
             Storage::Redis(_) => true,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(_) => true,
         }
     }
 
@@ -200,6 +236,10 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.acquire(strategy, hits, stop_at_first_breach)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.acquire(strategy, hits, stop_at_first_breach).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => {
+                mongodb.acquire(strategy, hits, stop_at_first_breach).await
+            }
         }
     }
 
@@ -219,6 +259,8 @@ impl Storage {
                     .await?;
                 Ok(decisions[0])
             }
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.acquire_one(strategy, hit).await,
         }
     }
 
@@ -228,6 +270,8 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.test(strategy, hit)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.test(strategy, hit).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.test(strategy, hit).await,
         }
     }
 
@@ -242,6 +286,8 @@ impl Storage {
             Storage::Memory(memory) => Ok(memory.window_stats(strategy, limit, identifiers)),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.window_stats(strategy, limit, identifiers).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.window_stats(strategy, limit, identifiers).await,
         }
     }
 
@@ -254,6 +300,8 @@ impl Storage {
             }
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.clear(limit, identifiers).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.clear(limit, identifiers).await,
         }
     }
 
@@ -263,6 +311,8 @@ impl Storage {
             Storage::Memory(memory) => Ok(Some(memory.reset())),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.reset().await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.reset().await,
         }
     }
 
@@ -273,6 +323,8 @@ impl Storage {
             Storage::Memory(_) => true,
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.check().await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.check().await,
         }
     }
 }
@@ -284,8 +336,45 @@ impl From<RedisStorage> for Storage {
     }
 }
 
+#[cfg(feature = "mongodb")]
+impl From<MongoDbStorage> for Storage {
+    fn from(mongodb: MongoDbStorage) -> Self {
+        Storage::MongoDb(mongodb)
+    }
+}
+
 impl From<MemoryStorage> for Storage {
     fn from(memory: MemoryStorage) -> Self {
         Storage::Memory(memory)
+    }
+}
+
+#[cfg(all(test, not(feature = "mongodb")))]
+mod without_mongodb {
+    use super::{Storage, StorageError};
+
+    /// Without the `mongodb` feature a MongoDB URI is a typed error that says how to build it in.
+    #[test]
+    fn mongodb_uri_is_not_built_with_a_hint() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for uri in [
+            "mongodb://127.0.0.1:27017",
+            "mongodb+srv://cluster.example.com",
+        ] {
+            let error = runtime
+                .block_on(Storage::connect(uri))
+                .expect_err("not built");
+            assert!(
+                matches!(error, StorageError::NotBuilt { scheme, .. } if scheme.starts_with("mongodb")),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains(r#"limiter-core = { features = ["mongodb"] }"#),
+                "{message}"
+            );
+        }
     }
 }
