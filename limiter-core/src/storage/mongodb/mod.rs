@@ -7,9 +7,15 @@
 //! ```
 //!
 //! * **Shared with Python**: the database (`limits`), the collections (`counters`, `windows`), the
-//!   documents and the update pipelines are those of `limits`' `MongoDBStorage` (see
-//!   [the commands module](commands) for the one deliberate difference), so a Flask-Limiter
-//!   service and ours on one database enforce one limit.
+//!   documents and the update pipelines are those of `limits`' `MongoDBStorage`, so a
+//!   Flask-Limiter service and ours on one database enforce one limit. One deliberate
+//!   difference: the sliding-window pipelines first treat a document whose `expireAt` has passed
+//!   (still there because MongoDB's TTL monitor runs once a minute) as absent, where `limits`
+//!   rolls it over once (which can over-admit); once the TTL monitor has run, both coincide.
+//!   Moving-window hits send `limits`' filter and update with `findAndModify` (returning the
+//!   document) instead of `update_one`, so an admitted hit learns its remaining amount and reset
+//!   time in the same round trip; concurrent first hits of a key are retried rather than
+//!   rejected by the duplicate key error of the losing insert.
 //! * **Atomic**: every decision is one server-side command on one document (an upserting
 //!   `findAndModify`, mostly with an update pipeline evaluated with the server's `$$NOW`).
 //! * **Round trips**: one per hit. A request checked against several limits costs one command
