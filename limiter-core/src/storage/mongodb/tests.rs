@@ -287,3 +287,34 @@ fn numbers_of_every_bson_type_are_read() {
     assert_eq!(count(&document, "d"), 0);
     assert_eq!(count(&document, "missing"), 0);
 }
+
+#[test]
+fn duplicate_key_errors_are_recognised_from_commands_and_writes() {
+    use ::mongodb::error::{CommandError, Error, WriteError};
+    let command = |code: i32| -> Error {
+        let error: CommandError = ::mongodb::bson::from_document(
+            doc! { "code": code, "codeName": "DuplicateKey", "errmsg": "E11000 duplicate key" },
+        )
+        .expect("command error");
+        ErrorKind::Command(error).into()
+    };
+    let write = |code: i32| -> Error {
+        let error: WriteError =
+            ::mongodb::bson::from_document(doc! { "code": code, "errmsg": "E11000" })
+                .expect("write error");
+        ErrorKind::Write(WriteFailure::WriteError(error)).into()
+    };
+    assert!(is_duplicate_key(&command(11000)));
+    assert!(is_duplicate_key(&write(11000)));
+    assert!(!is_duplicate_key(&command(112)));
+    assert!(!is_duplicate_key(&write(121)));
+    assert!(!is_duplicate_key(&Error::custom("other")));
+    // Anything else becomes a typed backend error.
+    assert!(matches!(
+        backend_error(command(112)),
+        StorageError::Backend {
+            backend: "mongodb",
+            ..
+        }
+    ));
+}
