@@ -206,12 +206,23 @@ fn is_duplicate_key(error: &::mongodb::error::Error) -> bool {
     }
 }
 
-/// Milliseconds since the epoch, now.
-fn now_millis() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+/// The time of one operation, read once: in whole milliseconds for the commands (BSON dates
+/// have millisecond precision) and precisely for the "now" the operation reports, so that a
+/// reset time of "now" is never before a clock reading taken before the call.
+#[derive(Debug, Clone, Copy)]
+struct Now {
+    millis: i64,
+    stamp: Timestamp,
+}
+
+impl Now {
+    fn read() -> Now {
+        let stamp = Timestamp::from(SystemTime::now());
+        Now {
+            millis: i64::try_from(stamp.as_nanos() / 1_000_000).unwrap_or(i64::MAX),
+            stamp,
+        }
+    }
 }
 
 fn timestamp_from_millis(millis: i64) -> Timestamp {
@@ -272,12 +283,12 @@ fn moving_window_from_entries(document: &Document, cutoff: f64) -> (f64, u64) {
 fn moving_window_stats(
     amount: u64,
     expiry_seconds: u64,
-    now: i64,
+    now: Timestamp,
     oldest: f64,
     count: u64,
 ) -> WindowStats {
     let reset_at = if count == 0 {
-        timestamp_from_millis(now)
+        now
     } else {
         timestamp_from_seconds(oldest + expiry_seconds as f64)
     };
@@ -322,7 +333,7 @@ impl SlidingState {
 
     /// `limits`' window statistics: remaining `amount - floor(weighted)`, reset when the
     /// weighted count next drops by one or the current bucket ends (now when both are empty).
-    fn stats(&self, amount: u64, expiry_ms: i64, now: i64) -> WindowStats {
+    fn stats(&self, amount: u64, expiry_ms: i64, now: Timestamp) -> WindowStats {
         let expiry = expiry_ms.max(1) as f64;
         let mut wait: Option<f64> = None;
         if self.previous > 0 {
@@ -334,7 +345,9 @@ impl SlidingState {
         }
         WindowStats {
             remaining: amount.saturating_sub(self.weighted_floor(expiry_ms)),
-            reset_at: timestamp_from_millis(now.saturating_add(wait.unwrap_or(0.0) as i64)),
+            reset_at: now.saturating_add(Duration::from_secs_f64(
+                wait.unwrap_or(0.0).max(0.0) / 1000.0,
+            )),
         }
     }
 }
@@ -524,20 +537,20 @@ impl MongoDbStorage {
         let key = hit.limit.key_for(hit.identifiers);
         let amount = hit.limit.amount();
         let expiry = hit.limit.expiry_seconds();
-        let now = now_millis();
+        let now = Now::read();
         match strategy {
             Strategy::FixedWindow => {
-                let command = commands::fixed_window_update(&key, expiry, hit.cost, now);
+                let command = commands::fixed_window_update(&key, expiry, hit.cost, now.millis);
                 let document = self
                     .upsert_by_id(&self.inner.counters, command)
                     .await?
                     .unwrap_or_default();
                 let count = count(&document, "count");
-                let reset = expire_at_millis(&document).unwrap_or(now);
+                let reset = expire_at_millis(&document).map_or(now.stamp, timestamp_from_millis);
                 Ok(Decision {
                     allowed: count <= amount,
                     remaining: amount.saturating_sub(count),
-                    reset_at: timestamp_from_millis(reset),
+                    reset_at: reset,
                 })
             }
             Strategy::MovingWindow => {
@@ -545,16 +558,18 @@ impl MongoDbStorage {
                 loop {
                     attempts += 1;
                     if hit.cost <= amount {
-                        let command =
-                            commands::moving_window_acquire(&key, amount, expiry, hit.cost, now);
+                        let command = commands::moving_window_acquire(
+                            &key, amount, expiry, hit.cost, now.millis,
+                        );
                         if let Ok(document) = self
                             .find_one_and_update(&self.inner.windows, command)
                             .await?
                         {
-                            let cutoff = commands::seconds(now) - expiry as f64;
+                            let cutoff = commands::seconds(now.millis) - expiry as f64;
                             let (oldest, count) =
                                 moving_window_from_entries(&document.unwrap_or_default(), cutoff);
-                            let stats = moving_window_stats(amount, expiry, now, oldest, count);
+                            let stats =
+                                moving_window_stats(amount, expiry, now.stamp, oldest, count);
                             return Ok(Decision {
                                 allowed: true,
                                 remaining: stats.remaining,
@@ -565,12 +580,12 @@ impl MongoDbStorage {
                     // Rejected by the duplicate key error: the window is full, unless a
                     // concurrent first hit inserted the document between our filter and our
                     // insert (then there is room and we try again, against the document).
-                    let (oldest, count) = self.moving_window(&key, expiry, now).await?;
+                    let (oldest, count) = self.moving_window(&key, expiry, now.millis).await?;
                     let room = hit.cost <= amount && count <= amount - hit.cost;
                     if room && attempts < UPSERT_ATTEMPTS {
                         continue;
                     }
-                    let stats = moving_window_stats(amount, expiry, now, oldest, count);
+                    let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
                     return Ok(Decision {
                         allowed: false,
                         remaining: stats.remaining,
@@ -582,9 +597,9 @@ impl MongoDbStorage {
                 let expiry_ms = commands::expiry_millis(expiry);
                 if hit.cost > amount {
                     let stats = self
-                        .sliding_state(&key, expiry, now)
+                        .sliding_state(&key, expiry, now.millis)
                         .await?
-                        .stats(amount, expiry_ms, now);
+                        .stats(amount, expiry_ms, now.stamp);
                     return Ok(Decision {
                         allowed: false,
                         remaining: stats.remaining,
@@ -597,8 +612,8 @@ impl MongoDbStorage {
                     .as_ref()
                     .and_then(|document| document.get_bool("_acquired").ok())
                     .unwrap_or(false);
-                let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now)
-                    .stats(amount, expiry_ms, now);
+                let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now.millis)
+                    .stats(amount, expiry_ms, now.stamp);
                 Ok(Decision {
                     allowed,
                     remaining: stats.remaining,
@@ -644,18 +659,18 @@ impl MongoDbStorage {
         }
         let key = hit.limit.key_for(hit.identifiers);
         let expiry = hit.limit.expiry_seconds();
-        let now = now_millis();
+        let now = Now::read();
         match strategy {
             Strategy::FixedWindow => {
                 let current = self.fixed_window_count(&key, now).await?.0;
                 Ok(current.saturating_add(hit.cost) <= amount)
             }
             Strategy::MovingWindow => {
-                let (_, count) = self.moving_window(&key, expiry, now).await?;
+                let (_, count) = self.moving_window(&key, expiry, now.millis).await?;
                 Ok(count <= amount - hit.cost)
             }
             Strategy::SlidingWindowCounter => {
-                let state = self.sliding_state(&key, expiry, now).await?;
+                let state = self.sliding_state(&key, expiry, now.millis).await?;
                 let weighted = state.weighted_floor(commands::expiry_millis(expiry));
                 Ok(weighted.saturating_add(hit.cost) <= amount)
             }
@@ -664,7 +679,11 @@ impl MongoDbStorage {
 
     /// `get` and `get_expiry` of the fixed window in one read: the count while the window is
     /// open (`expireAt >= now`), else 0, and the end of the window (now when closed).
-    async fn fixed_window_count(&self, key: &str, now: i64) -> Result<(u64, i64), StorageError> {
+    async fn fixed_window_count(
+        &self,
+        key: &str,
+        now: Now,
+    ) -> Result<(u64, Timestamp), StorageError> {
         let document = self
             .find_one(&self.inner.counters, commands::counter_filter(key))
             .await?;
@@ -672,10 +691,10 @@ impl MongoDbStorage {
             match document.as_ref().and_then(|document| {
                 expire_at_millis(document).map(|expire_at| (document, expire_at))
             }) {
-                Some((document, expire_at)) if expire_at >= now => {
-                    (count(document, "count"), expire_at)
+                Some((document, expire_at)) if expire_at >= now.millis => {
+                    (count(document, "count"), timestamp_from_millis(expire_at))
                 }
-                _ => (0, now),
+                _ => (0, now.stamp),
             },
         )
     }
@@ -689,25 +708,27 @@ impl MongoDbStorage {
         let key = limit.key_for(identifiers);
         let amount = limit.amount();
         let expiry = limit.expiry_seconds();
-        let now = now_millis();
+        let now = Now::read();
         match strategy {
             Strategy::FixedWindow => {
                 let (count, expire_at) = self.fixed_window_count(&key, now).await?;
                 Ok(WindowStats {
                     remaining: amount.saturating_sub(count),
-                    reset_at: timestamp_from_millis(expire_at),
+                    reset_at: expire_at,
                 })
             }
             Strategy::MovingWindow => {
-                let (oldest, count) = self.moving_window(&key, expiry, now).await?;
-                Ok(moving_window_stats(amount, expiry, now, oldest, count))
+                let (oldest, count) = self.moving_window(&key, expiry, now.millis).await?;
+                Ok(moving_window_stats(
+                    amount, expiry, now.stamp, oldest, count,
+                ))
             }
             Strategy::SlidingWindowCounter => {
                 let expiry_ms = commands::expiry_millis(expiry);
                 Ok(self
-                    .sliding_state(&key, expiry, now)
+                    .sliding_state(&key, expiry, now.millis)
                     .await?
-                    .stats(amount, expiry_ms, now))
+                    .stats(amount, expiry_ms, now.stamp))
             }
         }
     }

@@ -228,11 +228,12 @@ fn moving_window_entries_are_counted_inside_the_window_only() {
     let document = doc! { "entries": [100.5, 100.0, 95.0, 80.0_f64] };
     assert_eq!(moving_window_from_entries(&document, 90.0), (95.0, 3));
     assert_eq!(moving_window_from_entries(&doc! {}, 90.0).1, 0);
-    let stats = moving_window_stats(5, 10, 101_000, 95.0, 3);
+    let now = timestamp_from_millis(101_000);
+    let stats = moving_window_stats(5, 10, now, 95.0, 3);
     assert_eq!(stats.remaining, 2);
     assert_eq!(stats.reset_at, Timestamp::from_secs_f64(105.0));
     // Empty window: full amount, resets now (as the memory storage).
-    let stats = moving_window_stats(5, 10, 101_000, f64::INFINITY, 0);
+    let stats = moving_window_stats(5, 10, now, f64::INFINITY, 0);
     assert_eq!(
         stats,
         WindowStats {
@@ -263,14 +264,14 @@ fn sliding_state_is_decoded_and_weighed_as_limits_does() {
     );
     // 4 × 55/60 = 3.67 → 3.
     assert_eq!(state.weighted_floor(60_000), 3);
-    let stats = state.stats(4, 60_000, now);
+    let stats = state.stats(4, 60_000, timestamp_from_millis(now));
     assert_eq!(stats.remaining, 1);
     // The weighted count drops by one every 15 s: next in 55 mod 15 = 10 s.
     assert_eq!(stats.reset_at, timestamp_from_millis(now + 10_000));
     // Missing document: nothing counted, resets now.
     let empty = SlidingState::from_document(None, 60_000, now);
     assert_eq!(
-        empty.stats(4, 60_000, now),
+        empty.stats(4, 60_000, timestamp_from_millis(now)),
         WindowStats {
             remaining: 4,
             reset_at: timestamp_from_millis(now)
@@ -317,4 +318,16 @@ fn duplicate_key_errors_are_recognised_from_commands_and_writes() {
             ..
         }
     ));
+}
+
+/// A reset of "now" is never before a precise clock reading taken before the call (the suite
+/// checks that), although the commands carry whole milliseconds.
+#[test]
+fn now_is_read_once_precisely() {
+    let before = Timestamp::from(SystemTime::now());
+    let now = Now::read();
+    assert!(now.stamp >= before);
+    assert_eq!(now.millis, (now.stamp.as_nanos() / 1_000_000) as i64);
+    let stats = moving_window_stats(5, 10, now.stamp, f64::INFINITY, 0);
+    assert!(stats.reset_at >= before);
 }
