@@ -169,6 +169,9 @@ impl Storage {
     /// Flask-Limiter's `storage_uri`. Network backends connect here, so a bad URI or an
     /// unreachable server is reported at start-up rather than on the first request.
     ///
+    /// A `mongodb://` or `mongodb+srv://` URI needs the `mongodb` feature (off by default);
+    /// without it the result is [`StorageError::NotBuilt`], whose message says how to enable it.
+    ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let storage = limiter_core::Storage::connect("memory://").await?;
