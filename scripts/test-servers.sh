@@ -14,33 +14,35 @@
 # `start` prints only `export NAME=value` lines on stdout (progress goes to
 # stderr), so `eval "$(scripts/test-servers.sh start)"` or
 # `. "$LIMITER_TEST_STATE/env"` both work.  Exported variables:
-#   LIMITER_TEST_REDIS_URL          redis://127.0.0.1:46379
-#   LIMITER_TEST_REDIS_CLUSTER_URL  redis+cluster://127.0.0.1:47001,127.0.0.1:47002,127.0.0.1:47003
-#   LIMITER_TEST_REDIS_SENTINEL_URL redis+sentinel://127.0.0.1:46390/mymaster
-#   LIMITER_TEST_SENTINEL_PORT      46390
-#   LIMITER_TEST_REDIS_MASTER_PORT  46380  (master monitored by the sentinel, at start)
-#   LIMITER_TEST_REDIS_REPLICA_PORT 46381  (its replica, at start)
-#   LIMITER_TEST_MEMCACHED_URL      memcached://127.0.0.1:41211,127.0.0.1:41212
+#   LIMITER_TEST_REDIS_URL          redis://127.0.0.1:21379
+#   LIMITER_TEST_REDIS_CLUSTER_URL  redis+cluster://127.0.0.1:21001,127.0.0.1:21002,127.0.0.1:21003
+#   LIMITER_TEST_REDIS_SENTINEL_URL redis+sentinel://127.0.0.1:21390/mymaster
+#   LIMITER_TEST_SENTINEL_PORT      21390
+#   LIMITER_TEST_REDIS_MASTER_PORT  21380  (master monitored by the sentinel, at start)
+#   LIMITER_TEST_REDIS_REPLICA_PORT 21381  (its replica, at start)
+#   LIMITER_TEST_MEMCACHED_URL      memcached://127.0.0.1:21211,127.0.0.1:21212
 #   LIMITER_TEST_SERVERS            1
 #
 # Overrides (environment variables read by start/start-redis; defaults shown):
 #   LIMITER_TEST_STATE=<repo>/.state/servers  private state dir (wiped by `start`)
-#   LIMITER_TEST_REDIS_PORT=46379             standalone Redis
-#   LIMITER_TEST_REDIS_CLUSTER_PORT1=47001    Redis Cluster masters; their cluster
-#   LIMITER_TEST_REDIS_CLUSTER_PORT2=47002    bus ports (port + 10000) must be free too
-#   LIMITER_TEST_REDIS_CLUSTER_PORT3=47003
-#   LIMITER_TEST_REDIS_MASTER_PORT=46380      sentinel-monitored master
-#   LIMITER_TEST_REDIS_REPLICA_PORT=46381     its replica (--replicaof)
-#   LIMITER_TEST_SENTINEL_PORT=46390          sentinel (service `mymaster`, quorum 1)
-#   LIMITER_TEST_MEMCACHED_PORT1=41211        memcached instances
-#   LIMITER_TEST_MEMCACHED_PORT2=41212
+#   LIMITER_TEST_REDIS_PORT=21379             standalone Redis
+#   LIMITER_TEST_REDIS_CLUSTER_PORT1=21001    Redis Cluster masters; their cluster
+#   LIMITER_TEST_REDIS_CLUSTER_PORT2=21002    bus ports (port + 10000) must be free too
+#   LIMITER_TEST_REDIS_CLUSTER_PORT3=21003
+#   LIMITER_TEST_REDIS_MASTER_PORT=21380      sentinel-monitored master
+#   LIMITER_TEST_REDIS_REPLICA_PORT=21381     its replica (--replicaof)
+#   LIMITER_TEST_SENTINEL_PORT=21390          sentinel (service `mymaster`, quorum 1)
+#   LIMITER_TEST_MEMCACHED_PORT1=21211        memcached instances
+#   LIMITER_TEST_MEMCACHED_PORT2=21212
+#   (The defaults, and the cluster bus ports 31001-31003, lie below Linux's ephemeral port range
+#   32768-60999, so an outgoing connection of the machine cannot be holding one of them.)
 #   LIMITER_TEST_SERVERS_TIMEOUT=20           seconds allowed for each readiness wait
 #
 # Notes for test authors:
 #   * All servers listen on 127.0.0.1 only and persist nothing.
 #   * The sentinel uses down-after-milliseconds 1000 and failover-timeout 3000,
-#     so `redis-cli -p 46390 sentinel failover mymaster` completes in ~1-2 s.
-#     AFTER A FAILOVER THE ROLES ARE SWAPPED: 46381 is the master and 46380 its
+#     so `redis-cli -p 21390 sentinel failover mymaster` completes in ~1-2 s.
+#     AFTER A FAILOVER THE ROLES ARE SWAPPED: 21381 is the master and 21380 its
 #     replica until the next `start`.  Tests that fail over must not assume
 #     which port is the master: ask the sentinel
 #     (`sentinel get-master-addr-by-name mymaster`), or fail back themselves.
@@ -64,15 +66,15 @@ REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
 STATE=${LIMITER_TEST_STATE:-$REPO_ROOT/.state/servers}
 TIMEOUT=${LIMITER_TEST_SERVERS_TIMEOUT:-20}
 
-REDIS_PORT=${LIMITER_TEST_REDIS_PORT:-46379}
-CLUSTER_PORT1=${LIMITER_TEST_REDIS_CLUSTER_PORT1:-47001}
-CLUSTER_PORT2=${LIMITER_TEST_REDIS_CLUSTER_PORT2:-47002}
-CLUSTER_PORT3=${LIMITER_TEST_REDIS_CLUSTER_PORT3:-47003}
-MASTER_PORT=${LIMITER_TEST_REDIS_MASTER_PORT:-46380}
-REPLICA_PORT=${LIMITER_TEST_REDIS_REPLICA_PORT:-46381}
-SENTINEL_PORT=${LIMITER_TEST_SENTINEL_PORT:-46390}
-MEMCACHED_PORT1=${LIMITER_TEST_MEMCACHED_PORT1:-41211}
-MEMCACHED_PORT2=${LIMITER_TEST_MEMCACHED_PORT2:-41212}
+REDIS_PORT=${LIMITER_TEST_REDIS_PORT:-21379}
+CLUSTER_PORT1=${LIMITER_TEST_REDIS_CLUSTER_PORT1:-21001}
+CLUSTER_PORT2=${LIMITER_TEST_REDIS_CLUSTER_PORT2:-21002}
+CLUSTER_PORT3=${LIMITER_TEST_REDIS_CLUSTER_PORT3:-21003}
+MASTER_PORT=${LIMITER_TEST_REDIS_MASTER_PORT:-21380}
+REPLICA_PORT=${LIMITER_TEST_REDIS_REPLICA_PORT:-21381}
+SENTINEL_PORT=${LIMITER_TEST_SENTINEL_PORT:-21390}
+MEMCACHED_PORT1=${LIMITER_TEST_MEMCACHED_PORT1:-21211}
+MEMCACHED_PORT2=${LIMITER_TEST_MEMCACHED_PORT2:-21212}
 
 HOST=127.0.0.1
 SENTINEL_SERVICE=mymaster

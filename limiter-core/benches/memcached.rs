@@ -2,11 +2,11 @@
 //! counter), with 1 key and with 10,000 keys, one hit at a time (latency-bound) and 32 hits in
 //! flight (throughput).
 //!
-//! Needs real servers: `LIMITER_BENCH_MEMCACHED_URL` (e.g. `memcached://127.0.0.1:41211,127.0.0.1:41212`);
+//! Needs real servers: `LIMITER_BENCH_MEMCACHED_URL` (e.g. `memcached://127.0.0.1:21211,127.0.0.1:21212`);
 //! without it the bench prints why and measures nothing.
 //!
 //! ```sh
-//! LIMITER_BENCH_MEMCACHED_URL=memcached://127.0.0.1:41211,127.0.0.1:41212 \
+//! LIMITER_BENCH_MEMCACHED_URL=memcached://127.0.0.1:21211,127.0.0.1:21212 \
 //!     cargo bench -p limiter-core --no-default-features --features memcached --bench memcached
 //! ```
 
@@ -23,7 +23,7 @@ fn bench_memcached(criterion: &mut Criterion) {
     let Ok(url) = std::env::var("LIMITER_BENCH_MEMCACHED_URL") else {
         println!(
             "memcached bench: LIMITER_BENCH_MEMCACHED_URL is not set, nothing measured \
-             (e.g. LIMITER_BENCH_MEMCACHED_URL=memcached://127.0.0.1:41211,127.0.0.1:41212)"
+             (e.g. LIMITER_BENCH_MEMCACHED_URL=memcached://127.0.0.1:21211,127.0.0.1:21212)"
         );
         return;
     };

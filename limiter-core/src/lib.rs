@@ -5,7 +5,9 @@
 //! * [`notation`]: `"2 per minute"`, `"10/hour; 100/day"` → [`RateLimit`].
 //! * [`Strategy`]: fixed window, moving window, sliding window counter.
 //! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind features:
-//!   `RedisStorage` for Redis, Redis Cluster and Redis Sentinel with the default `redis` feature),
+//!   `RedisStorage` for Redis, Redis Cluster and Redis Sentinel with the default `redis` feature;
+//!   `MongoDbStorage` for MongoDB with the `mongodb` feature, **off by default** because the
+//!   driver takes minutes to build — enable it with `limiter-core = { features = ["mongodb"] }`),
 //!   each deciding a hit atomically in one step.
 //! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
 //!
@@ -40,6 +42,8 @@ pub use storage::{
     Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage, StorageError,
     WindowStats,
 };
+#[cfg(feature = "mongodb")]
+pub use storage::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use storage::{RedisStorage, RedisStorageBuilder};
 pub use strategy::{Strategy, UnknownStrategy};

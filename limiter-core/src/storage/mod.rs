@@ -18,11 +18,15 @@
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod memory;
+#[cfg(feature = "mongodb")]
+pub mod mongodb;
 #[cfg(feature = "redis")]
 pub mod redis;
 
 #[cfg(feature = "memcached")]
 pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
+#[cfg(feature = "mongodb")]
+pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
@@ -88,7 +92,8 @@ pub enum StorageError {
     /// The URI names a backend that this build of `limiter-core` does not contain.
     #[error(
         "the {scheme} storage backend is not built in this version of limiter-core \
-         (available: {available})"
+         (available: {available}){hint}",
+        hint = feature_hint(scheme)
     )]
     NotBuilt {
         /// The scheme of the URI.
@@ -116,21 +121,52 @@ pub enum StorageError {
 }
 
 /// The schemes this build of the crate can open.
-#[cfg(all(not(feature = "redis"), not(feature = "memcached")))]
-const AVAILABLE_BACKENDS: &str = "memory";
-/// The schemes this build of the crate can open.
-#[cfg(all(feature = "redis", not(feature = "memcached")))]
-const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
-                                  redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
-                                  valkey+sentinel";
-/// The schemes this build of the crate can open.
-#[cfg(all(not(feature = "redis"), feature = "memcached"))]
-const AVAILABLE_BACKENDS: &str = "memory, memcached";
-/// The schemes this build of the crate can open.
-#[cfg(all(feature = "redis", feature = "memcached"))]
-const AVAILABLE_BACKENDS: &str = "memory, redis, rediss, redis+unix, redis+cluster, \
-                                  redis+sentinel, valkey, valkeys, valkey+unix, valkey+cluster, \
-                                  valkey+sentinel, memcached";
+/// The schemes this build of the crate can open (backends are Cargo features).
+fn available_backends() -> &'static str {
+    static AVAILABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AVAILABLE.get_or_init(|| {
+        let mut schemes = vec!["memory"];
+        if cfg!(feature = "redis") {
+            schemes.extend([
+                "redis",
+                "rediss",
+                "redis+unix",
+                "redis+cluster",
+                "redis+sentinel",
+                "valkey",
+                "valkeys",
+                "valkey+unix",
+                "valkey+cluster",
+                "valkey+sentinel",
+            ]);
+        }
+        if cfg!(feature = "memcached") {
+            schemes.push("memcached");
+        }
+        if cfg!(feature = "mongodb") {
+            schemes.extend(["mongodb", "mongodb+srv"]);
+        }
+        schemes.join(", ")
+    })
+}
+
+/// A backend this build lacks, named by `scheme`.
+fn not_built(scheme: &'static str) -> StorageError {
+    StorageError::NotBuilt {
+        scheme,
+        available: available_backends(),
+    }
+}
+
+/// How to build in the backend of `scheme` when it is behind a feature that is off by default
+/// (appended to [`StorageError::NotBuilt`]'s message), or nothing.
+fn feature_hint(scheme: &str) -> &'static str {
+    if scheme.starts_with("mongodb") {
+        "; enable the `mongodb` Cargo feature: limiter-core = { features = [\"mongodb\"] }"
+    } else {
+        ""
+    }
+}
 
 /// A rate-limit storage: one of the built-in backends.
 ///
@@ -146,12 +182,18 @@ pub enum Storage {
     /// One or several memcached servers: [`MemcachedStorage`] (no moving window).
     #[cfg(feature = "memcached")]
     Memcached(MemcachedStorage),
+    /// MongoDB: [`MongoDbStorage`] (Cargo feature `mongodb`, off by default).
+    #[cfg(feature = "mongodb")]
+    MongoDb(MongoDbStorage),
 }
 
 impl Storage {
     /// Opens the storage a URI names (`memory://`, `redis://host:port`, …), as
     /// Flask-Limiter's `storage_uri`. Network backends connect here, so a bad URI or an
     /// unreachable server is reported at start-up rather than on the first request.
+    ///
+    /// A `mongodb://` or `mongodb+srv://` URI needs the `mongodb` feature (off by default);
+    /// without it the result is [`StorageError::NotBuilt`], whose message says how to enable it.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -176,10 +218,13 @@ impl Storage {
             crate::uri::StorageUri::Memcached { servers } => Ok(Storage::Memcached(
                 MemcachedStorage::builder_for(servers).build().await?,
             )),
-            other => Err(StorageError::NotBuilt {
-                scheme: other.scheme_name(),
-                available: AVAILABLE_BACKENDS,
-            }),
+            #[cfg(feature = "mongodb")]
+            crate::uri::StorageUri::MongoDb { url } => {
+                Ok(Storage::MongoDb(MongoDbStorage::connect(url).await?))
+            }
+            // Reached for the backends whose Cargo feature is off.
+            #[allow(unreachable_patterns)]
+            other => Err(not_built(other.scheme_name())),
         }
     }
 
@@ -191,6 +236,8 @@ impl Storage {
             Storage::Redis(redis) => redis.backend_name(),
             #[cfg(feature = "memcached")]
             Storage::Memcached(_) => "memcached",
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(_) => "mongodb",
         }
     }
 
@@ -205,6 +252,8 @@ impl Storage {
             Storage::Redis(_) => true,
             #[cfg(feature = "memcached")]
             Storage::Memcached(_) => MemcachedStorage::supports(strategy),
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(_) => true,
         }
     }
 
@@ -229,6 +278,10 @@ impl Storage {
                     .acquire(strategy, hits, stop_at_first_breach)
                     .await
             }
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => {
+                mongodb.acquire(strategy, hits, stop_at_first_breach).await
+            }
         }
     }
 
@@ -245,6 +298,8 @@ impl Storage {
             Storage::Redis(redis) => redis.acquire_one(strategy, hit).await,
             #[cfg(feature = "memcached")]
             Storage::Memcached(memcached) => memcached.acquire_one(strategy, hit).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.acquire_one(strategy, hit).await,
         }
     }
 
@@ -256,6 +311,8 @@ impl Storage {
             Storage::Redis(redis) => redis.test(strategy, hit).await,
             #[cfg(feature = "memcached")]
             Storage::Memcached(memcached) => memcached.test(strategy, hit).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.test(strategy, hit).await,
         }
     }
 
@@ -274,6 +331,8 @@ impl Storage {
             Storage::Memcached(memcached) => {
                 memcached.window_stats(strategy, limit, identifiers).await
             }
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.window_stats(strategy, limit, identifiers).await,
         }
     }
 
@@ -288,6 +347,8 @@ impl Storage {
             Storage::Redis(redis) => redis.clear(limit, identifiers).await,
             #[cfg(feature = "memcached")]
             Storage::Memcached(memcached) => memcached.clear(limit, identifiers).await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.clear(limit, identifiers).await,
         }
     }
 
@@ -299,6 +360,8 @@ impl Storage {
             Storage::Redis(redis) => redis.reset().await,
             #[cfg(feature = "memcached")]
             Storage::Memcached(memcached) => memcached.reset().await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.reset().await,
         }
     }
 
@@ -311,6 +374,8 @@ impl Storage {
             Storage::Redis(redis) => redis.check().await,
             #[cfg(feature = "memcached")]
             Storage::Memcached(memcached) => memcached.check().await,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.check().await,
         }
     }
 }
@@ -329,8 +394,45 @@ impl From<MemcachedStorage> for Storage {
     }
 }
 
+#[cfg(feature = "mongodb")]
+impl From<MongoDbStorage> for Storage {
+    fn from(mongodb: MongoDbStorage) -> Self {
+        Storage::MongoDb(mongodb)
+    }
+}
+
 impl From<MemoryStorage> for Storage {
     fn from(memory: MemoryStorage) -> Self {
         Storage::Memory(memory)
+    }
+}
+
+#[cfg(all(test, not(feature = "mongodb")))]
+mod without_mongodb {
+    use super::{Storage, StorageError};
+
+    /// Without the `mongodb` feature a MongoDB URI is a typed error that says how to build it in.
+    #[test]
+    fn mongodb_uri_is_not_built_with_a_hint() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for uri in [
+            "mongodb://127.0.0.1:27017",
+            "mongodb+srv://cluster.example.com",
+        ] {
+            let error = runtime
+                .block_on(Storage::connect(uri))
+                .expect_err("not built");
+            assert!(
+                matches!(error, StorageError::NotBuilt { scheme, .. } if scheme.starts_with("mongodb")),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains(r#"limiter-core = { features = ["mongodb"] }"#),
+                "{message}"
+            );
+        }
     }
 }

@@ -1,0 +1,791 @@
+//! MongoDB storage (`mongodb://`, `mongodb+srv://`), compatible with Python `limits`
+//! deployments. Built with the Cargo feature `mongodb`, which is **off by default** because the
+//! official driver takes minutes to compile:
+//!
+//! ```toml
+//! limiter-core = { version = "0.1", features = ["mongodb"] }
+//! ```
+//!
+//! * **Shared with Python**: the database (`limits`), the collections (`counters`, `windows`), the
+//!   documents and the update pipelines are those of `limits`' `MongoDBStorage`, so a
+//!   Flask-Limiter service and ours on one database enforce one limit. One deliberate
+//!   difference: the sliding-window pipelines first treat a document whose `expireAt` has passed
+//!   (still there because MongoDB's TTL monitor runs once a minute) as absent, where `limits`
+//!   rolls it over once (which can over-admit); once the TTL monitor has run, both coincide.
+//!   Moving-window hits send `limits`' filter and update with `findAndModify` (returning the
+//!   document) instead of `update_one`, so an admitted hit learns its remaining amount and reset
+//!   time in the same round trip; concurrent first hits of a key are retried rather than
+//!   rejected by the duplicate key error of the losing insert.
+//! * **Atomic**: every decision is one server-side command on one document (an upserting
+//!   `findAndModify`, mostly with an update pipeline evaluated with the server's `$$NOW`).
+//! * **Round trips**: one per hit. A request checked against several limits costs one command
+//!   per limit, sent in order (and stopped at the first rejection when asked): MongoDB has no
+//!   multi-document `findAndModify`, and neither a `bulkWrite` (which returns no documents, so no
+//!   decisions) nor a transaction (several round trips, and a replica set needed) would be
+//!   equivalent. A rejected moving-window hit costs a second command (the aggregation that gives
+//!   its remaining amount and reset time).
+//! * **Bounded**: [`MongoDbStorage::connect`] pings the server and creates the TTL indexes within
+//!   the timeout ([`DEFAULT_TIMEOUT`] unless [configured](MongoDbStorageBuilder::timeout)), so an
+//!   unreachable server is reported at start-up as a [`StorageError`]; every later operation is
+//!   bounded by the same timeout (and so is the driver's server selection), giving
+//!   [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a hang.
+//! * **TTL indexes**: `{expireAt: 1}` with `expireAfterSeconds: 0` on both collections, created
+//!   at connect (idempotent when they exist), and again after [`Storage::reset`](super::Storage::reset)
+//!   drops the collections (`limits` creates them once per client, so after its `reset` they are
+//!   gone until a restart).
+
+pub(crate) mod commands;
+
+use super::{Decision, Decisions, Hit, StorageError, WindowStats};
+use crate::clock::Timestamp;
+use crate::notation::RateLimit;
+use crate::strategy::Strategy;
+use ::mongodb::bson::{Bson, Document};
+use ::mongodb::error::{ErrorKind, WriteFailure};
+use ::mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use ::mongodb::{Client, Collection, IndexModel};
+use commands::{FindOneAndUpdate, Return, Update};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The database `limits` uses: `limits`.
+pub const DEFAULT_DATABASE_NAME: &str = "limits";
+/// The fixed-window collection `limits` uses: `counters`.
+pub const DEFAULT_COUNTER_COLLECTION_NAME: &str = "counters";
+/// The moving- and sliding-window collection `limits` uses: `windows`.
+pub const DEFAULT_WINDOW_COLLECTION_NAME: &str = "windows";
+/// How long one operation (or connecting) may take unless configured otherwise: 1 second.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The scheme name reported in errors.
+const BACKEND: &str = "mongodb";
+/// MongoDB's duplicate key error code.
+const DUPLICATE_KEY: i32 = 11000;
+/// How often a decision is retried after a duplicate key error from a concurrent first insert.
+const UPSERT_ATTEMPTS: usize = 3;
+
+/// Rate-limit storage on MongoDB (`mongodb://`, `mongodb+srv://`).
+///
+/// Cloning is cheap and shares the client (and its connection pool).
+///
+/// ```no_run
+/// use limiter_core::storage::MongoDbStorage;
+/// use limiter_core::{RateLimiter, Strategy};
+/// use std::time::Duration;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let storage = MongoDbStorage::builder("mongodb://127.0.0.1:27017")
+///     .database_name("limits")
+///     .timeout(Duration::from_millis(500))
+///     .build()
+///     .await?;
+/// let limiter = RateLimiter::new(Strategy::MovingWindow, storage)?;
+/// let limit = "10 per minute".parse()?;
+/// let allowed = limiter.hit(&limit, &["127.0.0.1", "index"], 1).await?;
+/// # let _ = allowed;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct MongoDbStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    counters: Collection<Document>,
+    windows: Collection<Document>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for MongoDbStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoDbStorage")
+            .field("database", &self.inner.counters.namespace().db)
+            .field("counters", &self.inner.counters.name())
+            .field("windows", &self.inner.windows.name())
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`MongoDbStorage`]; see [`MongoDbStorage::builder`].
+#[derive(Debug, Clone)]
+pub struct MongoDbStorageBuilder {
+    uri: String,
+    database_name: String,
+    counter_collection_name: String,
+    window_collection_name: String,
+    timeout: Duration,
+}
+
+impl MongoDbStorageBuilder {
+    /// The database. Defaults to [`DEFAULT_DATABASE_NAME`] (`limits`), as `limits`'
+    /// `database_name` option.
+    pub fn database_name(mut self, name: impl Into<String>) -> Self {
+        self.database_name = name.into();
+        self
+    }
+
+    /// The fixed-window collection. Defaults to [`DEFAULT_COUNTER_COLLECTION_NAME`]
+    /// (`counters`), as `limits`' `counter_collection_name` option.
+    pub fn counter_collection_name(mut self, name: impl Into<String>) -> Self {
+        self.counter_collection_name = name.into();
+        self
+    }
+
+    /// The moving- and sliding-window collection. Defaults to
+    /// [`DEFAULT_WINDOW_COLLECTION_NAME`] (`windows`), as `limits`' `window_collection_name`.
+    pub fn window_collection_name(mut self, name: impl Into<String>) -> Self {
+        self.window_collection_name = name.into();
+        self
+    }
+
+    /// The longest one operation (connecting included) may take. Defaults to
+    /// [`DEFAULT_TIMEOUT`]. It also becomes the driver's server selection and connect timeouts,
+    /// unless the URI sets them (`serverSelectionTimeoutMS`, `connectTimeoutMS`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Creates the client, pings the server and creates the TTL indexes, all within the
+    /// timeout.
+    pub async fn build(self) -> Result<MongoDbStorage, StorageError> {
+        let timeout = self.timeout;
+        let mut options = bounded(timeout, async {
+            ClientOptions::parse(&self.uri).await.map_err(backend_error)
+        })
+        .await?;
+        options.server_selection_timeout.get_or_insert(timeout);
+        options.connect_timeout.get_or_insert(timeout);
+        let client = Client::with_options(options).map_err(backend_error)?;
+        let database = client.database(&self.database_name);
+        let storage = MongoDbStorage {
+            inner: Arc::new(Inner {
+                counters: database.collection(&self.counter_collection_name),
+                windows: database.collection(&self.window_collection_name),
+                client,
+                timeout,
+            }),
+        };
+        storage.ping().await?;
+        storage.create_indexes().await?;
+        Ok(storage)
+    }
+}
+
+/// Runs `operation` within `timeout`.
+async fn bounded<T>(
+    timeout: Duration,
+    operation: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    match tokio::time::timeout(timeout, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(StorageError::Timeout {
+            backend: BACKEND,
+            timeout,
+        }),
+    }
+}
+
+fn backend_error(error: ::mongodb::error::Error) -> StorageError {
+    StorageError::Backend {
+        backend: BACKEND,
+        source: Box::new(error),
+    }
+}
+
+fn is_duplicate_key(error: &::mongodb::error::Error) -> bool {
+    match &*error.kind {
+        ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// The time of one operation, read once: in whole milliseconds for the commands (BSON dates
+/// have millisecond precision) and precisely for the "now" the operation reports, so that a
+/// reset time of "now" is never before a clock reading taken before the call.
+#[derive(Debug, Clone, Copy)]
+struct Now {
+    millis: i64,
+    stamp: Timestamp,
+}
+
+impl Now {
+    fn read() -> Now {
+        let stamp = Timestamp::from(SystemTime::now());
+        Now {
+            millis: i64::try_from(stamp.as_nanos() / 1_000_000).unwrap_or(i64::MAX),
+            stamp,
+        }
+    }
+}
+
+fn timestamp_from_millis(millis: i64) -> Timestamp {
+    Timestamp::from_nanos(u64::try_from(millis).unwrap_or(0).saturating_mul(1_000_000))
+}
+
+fn timestamp_from_seconds(seconds: f64) -> Timestamp {
+    Timestamp::from_secs_f64(seconds.max(0.0))
+}
+
+/// A numeric field of a returned document (`limits` writes Python ints, which arrive as 32- or
+/// 64-bit integers, and pipeline arithmetic can give doubles); 0 when missing.
+fn number(document: &Document, field: &str) -> f64 {
+    match document.get(field) {
+        Some(Bson::Int32(value)) => f64::from(*value),
+        Some(Bson::Int64(value)) => *value as f64,
+        Some(Bson::Double(value)) => *value,
+        _ => 0.0,
+    }
+}
+
+fn count(document: &Document, field: &str) -> u64 {
+    number(document, field).max(0.0) as u64
+}
+
+/// `expireAt` in milliseconds since the epoch, if the document has one.
+fn expire_at_millis(document: &Document) -> Option<i64> {
+    match document.get("expireAt") {
+        Some(Bson::DateTime(date)) => Some(date.timestamp_millis()),
+        _ => None,
+    }
+}
+
+/// The moving window's `(oldest entry, count)` at or after `cutoff`, from a document's entries
+/// (newest first).
+fn moving_window_from_entries(document: &Document, cutoff: f64) -> (f64, u64) {
+    let mut count = 0;
+    let mut oldest = f64::INFINITY;
+    if let Ok(entries) = document.get_array("entries") {
+        for entry in entries {
+            let value = match entry {
+                Bson::Double(value) => *value,
+                Bson::Int32(value) => f64::from(*value),
+                Bson::Int64(value) => *value as f64,
+                _ => continue,
+            };
+            if value >= cutoff {
+                count += 1;
+                oldest = oldest.min(value);
+            }
+        }
+    }
+    (oldest, count)
+}
+
+/// Window statistics of the moving window from `(oldest, count)`, as the memory storage: a
+/// window with nothing in it resets now.
+fn moving_window_stats(
+    amount: u64,
+    expiry_seconds: u64,
+    now: Timestamp,
+    oldest: f64,
+    count: u64,
+) -> WindowStats {
+    let reset_at = if count == 0 {
+        now
+    } else {
+        timestamp_from_seconds(oldest + expiry_seconds as f64)
+    };
+    WindowStats {
+        remaining: amount.saturating_sub(count),
+        reset_at,
+    }
+}
+
+/// The sliding window counter's state, as `limits`' `get_sliding_window` returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct SlidingState {
+    previous: u64,
+    previous_ttl_ms: f64,
+    current: u64,
+    current_ttl_ms: f64,
+}
+
+impl SlidingState {
+    fn from_document(document: Option<&Document>, expiry_ms: i64, now: i64) -> SlidingState {
+        let Some(document) = document else {
+            return SlidingState::default();
+        };
+        let Some(expire_at) = expire_at_millis(document) else {
+            return SlidingState::default();
+        };
+        let current_ttl_ms = (expire_at - now).max(0) as f64;
+        SlidingState {
+            previous: count(document, "previousCount"),
+            previous_ttl_ms: (expire_at - expiry_ms - now).max(0) as f64,
+            current: count(document, "currentCount"),
+            current_ttl_ms,
+        }
+    }
+
+    /// `floor(previous × previous_ttl / expiry + current)`.
+    fn weighted_floor(&self, expiry_ms: i64) -> u64 {
+        let expiry = expiry_ms.max(1) as f64;
+        let weighted = self.previous as f64 * self.previous_ttl_ms / expiry + self.current as f64;
+        weighted.floor() as u64
+    }
+
+    /// `limits`' window statistics: remaining `amount - floor(weighted)`, reset when the
+    /// weighted count next drops by one or the current bucket ends (now when both are empty).
+    fn stats(&self, amount: u64, expiry_ms: i64, now: Timestamp) -> WindowStats {
+        let expiry = expiry_ms.max(1) as f64;
+        let mut wait: Option<f64> = None;
+        if self.previous > 0 {
+            wait = Some(self.previous_ttl_ms % (expiry / self.previous as f64));
+        }
+        if self.current > 0 {
+            let until_bucket_end = self.current_ttl_ms % expiry;
+            wait = Some(wait.map_or(until_bucket_end, |w| w.min(until_bucket_end)));
+        }
+        WindowStats {
+            remaining: amount.saturating_sub(self.weighted_floor(expiry_ms)),
+            reset_at: now.saturating_add(Duration::from_secs_f64(
+                wait.unwrap_or(0.0).max(0.0) / 1000.0,
+            )),
+        }
+    }
+}
+
+impl MongoDbStorage {
+    /// Starts configuring a storage on the MongoDB that `uri` names (`mongodb://…` or
+    /// `mongodb+srv://…`, passed to the driver as it is).
+    pub fn builder(uri: impl Into<String>) -> MongoDbStorageBuilder {
+        MongoDbStorageBuilder {
+            uri: uri.into(),
+            database_name: DEFAULT_DATABASE_NAME.to_owned(),
+            counter_collection_name: DEFAULT_COUNTER_COLLECTION_NAME.to_owned(),
+            window_collection_name: DEFAULT_WINDOW_COLLECTION_NAME.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Connects with the default options (see [`MongoDbStorageBuilder::build`]).
+    pub async fn connect(uri: impl Into<String>) -> Result<MongoDbStorage, StorageError> {
+        MongoDbStorage::builder(uri).build().await
+    }
+
+    /// The configured timeout of one operation.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// The driver's client, e.g. to inspect the collections.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        let database = self.inner.counters.namespace().db;
+        let client = self.inner.client.clone();
+        bounded(self.inner.timeout, async move {
+            client
+                .database(&database)
+                .run_command(commands::ping())
+                .await
+                .map(drop)
+                .map_err(backend_error)
+        })
+        .await
+    }
+
+    async fn create_indexes(&self) -> Result<(), StorageError> {
+        let index = || {
+            IndexModel::builder()
+                .keys(commands::ttl_index_keys())
+                .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
+                .build()
+        };
+        bounded(self.inner.timeout, async {
+            self.inner
+                .counters
+                .create_index(index())
+                .await
+                .map_err(backend_error)?;
+            self.inner
+                .windows
+                .create_index(index())
+                .await
+                .map_err(backend_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sends one `findAndModify`, within the timeout; `Ok(Err(()))` on a duplicate key error.
+    async fn find_one_and_update(
+        &self,
+        collection: &Collection<Document>,
+        command: FindOneAndUpdate,
+    ) -> Result<Result<Option<Document>, DuplicateKey>, StorageError> {
+        let FindOneAndUpdate {
+            filter,
+            update,
+            upsert,
+            return_document,
+            projection,
+        } = command;
+        let mut action = match update {
+            Update::Document(update) => collection.find_one_and_update(filter, update),
+            Update::Pipeline(pipeline) => collection.find_one_and_update(filter, pipeline),
+        }
+        .upsert(upsert)
+        .return_document(match return_document {
+            Return::After => ReturnDocument::After,
+        });
+        if let Some(projection) = projection {
+            action = action.projection(projection);
+        }
+        bounded(self.inner.timeout, async {
+            match action.await {
+                Ok(document) => Ok(Ok(document)),
+                Err(error) if is_duplicate_key(&error) => Ok(Err(DuplicateKey)),
+                Err(error) => Err(backend_error(error)),
+            }
+        })
+        .await
+    }
+
+    /// An upserting `findAndModify` whose filter is `{_id: key}`: a duplicate key error can only
+    /// come from a concurrent first insert of the same key, so it is retried.
+    async fn upsert_by_id(
+        &self,
+        collection: &Collection<Document>,
+        command: FindOneAndUpdate,
+    ) -> Result<Option<Document>, StorageError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .find_one_and_update(collection, command.clone())
+                .await?
+            {
+                Ok(document) => return Ok(document),
+                Err(DuplicateKey) if attempts < UPSERT_ATTEMPTS => continue,
+                Err(DuplicateKey) => {
+                    return Err(StorageError::Backend {
+                        backend: BACKEND,
+                        source: "duplicate key error on every attempt of an upsert by _id".into(),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn find_one(
+        &self,
+        collection: &Collection<Document>,
+        filter: Document,
+    ) -> Result<Option<Document>, StorageError> {
+        bounded(self.inner.timeout, async {
+            collection.find_one(filter).await.map_err(backend_error)
+        })
+        .await
+    }
+
+    /// `get_moving_window`: the oldest entry in the window and how many there are.
+    async fn moving_window(
+        &self,
+        key: &str,
+        expiry_seconds: u64,
+        now: i64,
+    ) -> Result<(f64, u64), StorageError> {
+        let pipeline = commands::moving_window_aggregation(key, expiry_seconds, now);
+        let windows = &self.inner.windows;
+        bounded(self.inner.timeout, async {
+            let mut cursor = windows.aggregate(pipeline).await.map_err(backend_error)?;
+            match cursor.advance().await.map_err(backend_error)? {
+                true => {
+                    let document: Document = cursor.deserialize_current().map_err(backend_error)?;
+                    Ok((number(&document, "min"), count(&document, "count")))
+                }
+                false => Ok((commands::seconds(now), 0)),
+            }
+        })
+        .await
+    }
+
+    async fn sliding_state(
+        &self,
+        key: &str,
+        expiry_seconds: u64,
+        now: i64,
+    ) -> Result<SlidingState, StorageError> {
+        let command = commands::sliding_window_read(key, expiry_seconds);
+        // No upsert, so no duplicate key error can happen; it would read as a missing document.
+        let document = self
+            .find_one_and_update(&self.inner.windows, command)
+            .await?
+            .unwrap_or_default();
+        Ok(SlidingState::from_document(
+            document.as_ref(),
+            commands::expiry_millis(expiry_seconds),
+            now,
+        ))
+    }
+
+    async fn acquire_hit(
+        &self,
+        strategy: Strategy,
+        hit: &Hit<'_>,
+    ) -> Result<Decision, StorageError> {
+        let key = hit.limit.key_for(hit.identifiers);
+        let amount = hit.limit.amount();
+        let expiry = hit.limit.expiry_seconds();
+        let now = Now::read();
+        match strategy {
+            Strategy::FixedWindow => {
+                let command = commands::fixed_window_update(&key, expiry, hit.cost, now.millis);
+                let document = self
+                    .upsert_by_id(&self.inner.counters, command)
+                    .await?
+                    .unwrap_or_default();
+                let count = count(&document, "count");
+                let reset = expire_at_millis(&document).map_or(now.stamp, timestamp_from_millis);
+                Ok(Decision {
+                    allowed: count <= amount,
+                    remaining: amount.saturating_sub(count),
+                    reset_at: reset,
+                })
+            }
+            Strategy::MovingWindow => {
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    if hit.cost <= amount {
+                        let command = commands::moving_window_acquire(
+                            &key, amount, expiry, hit.cost, now.millis,
+                        );
+                        if let Ok(document) = self
+                            .find_one_and_update(&self.inner.windows, command)
+                            .await?
+                        {
+                            let cutoff = commands::seconds(now.millis) - expiry as f64;
+                            let (oldest, count) =
+                                moving_window_from_entries(&document.unwrap_or_default(), cutoff);
+                            let stats =
+                                moving_window_stats(amount, expiry, now.stamp, oldest, count);
+                            return Ok(Decision {
+                                allowed: true,
+                                remaining: stats.remaining,
+                                reset_at: stats.reset_at,
+                            });
+                        }
+                    }
+                    // Rejected by the duplicate key error: the window is full, unless a
+                    // concurrent first hit inserted the document between our filter and our
+                    // insert (then there is room and we try again, against the document).
+                    let (oldest, count) = self.moving_window(&key, expiry, now.millis).await?;
+                    let room = hit.cost <= amount && count <= amount - hit.cost;
+                    if room && attempts < UPSERT_ATTEMPTS {
+                        continue;
+                    }
+                    let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
+                    return Ok(Decision {
+                        allowed: false,
+                        remaining: stats.remaining,
+                        reset_at: stats.reset_at,
+                    });
+                }
+            }
+            Strategy::SlidingWindowCounter => {
+                let expiry_ms = commands::expiry_millis(expiry);
+                if hit.cost > amount {
+                    let stats = self
+                        .sliding_state(&key, expiry, now.millis)
+                        .await?
+                        .stats(amount, expiry_ms, now.stamp);
+                    return Ok(Decision {
+                        allowed: false,
+                        remaining: stats.remaining,
+                        reset_at: stats.reset_at,
+                    });
+                }
+                let command = commands::sliding_window_acquire(&key, amount, expiry, hit.cost);
+                let document = self.upsert_by_id(&self.inner.windows, command).await?;
+                let allowed = document
+                    .as_ref()
+                    .and_then(|document| document.get_bool("_acquired").ok())
+                    .unwrap_or(false);
+                let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now.millis)
+                    .stats(amount, expiry_ms, now.stamp);
+                Ok(Decision {
+                    allowed,
+                    remaining: stats.remaining,
+                    reset_at: stats.reset_at,
+                })
+            }
+        }
+    }
+
+    pub(crate) async fn acquire(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> Result<Decisions, StorageError> {
+        let mut decisions = Decisions::new();
+        for hit in hits {
+            let decision = self.acquire_hit(strategy, hit).await?;
+            decisions.push(decision);
+            if stop_at_first_breach && !decision.allowed {
+                break;
+            }
+        }
+        Ok(decisions)
+    }
+
+    pub(crate) async fn acquire_one(
+        &self,
+        strategy: Strategy,
+        hit: &Hit<'_>,
+    ) -> Result<Decision, StorageError> {
+        self.acquire_hit(strategy, hit).await
+    }
+
+    pub(crate) async fn test(
+        &self,
+        strategy: Strategy,
+        hit: Hit<'_>,
+    ) -> Result<bool, StorageError> {
+        let amount = hit.limit.amount();
+        if hit.cost > amount {
+            return Ok(false);
+        }
+        let key = hit.limit.key_for(hit.identifiers);
+        let expiry = hit.limit.expiry_seconds();
+        let now = Now::read();
+        match strategy {
+            Strategy::FixedWindow => {
+                let current = self.fixed_window_count(&key, now).await?.0;
+                Ok(current.saturating_add(hit.cost) <= amount)
+            }
+            Strategy::MovingWindow => {
+                let (_, count) = self.moving_window(&key, expiry, now.millis).await?;
+                Ok(count <= amount - hit.cost)
+            }
+            Strategy::SlidingWindowCounter => {
+                let state = self.sliding_state(&key, expiry, now.millis).await?;
+                let weighted = state.weighted_floor(commands::expiry_millis(expiry));
+                Ok(weighted.saturating_add(hit.cost) <= amount)
+            }
+        }
+    }
+
+    /// `get` and `get_expiry` of the fixed window in one read: the count while the window is
+    /// open (`expireAt >= now`), else 0, and the end of the window (now when closed).
+    async fn fixed_window_count(
+        &self,
+        key: &str,
+        now: Now,
+    ) -> Result<(u64, Timestamp), StorageError> {
+        let document = self
+            .find_one(&self.inner.counters, commands::counter_filter(key))
+            .await?;
+        Ok(
+            match document.as_ref().and_then(|document| {
+                expire_at_millis(document).map(|expire_at| (document, expire_at))
+            }) {
+                Some((document, expire_at)) if expire_at >= now.millis => {
+                    (count(document, "count"), timestamp_from_millis(expire_at))
+                }
+                _ => (0, now.stamp),
+            },
+        )
+    }
+
+    pub(crate) async fn window_stats(
+        &self,
+        strategy: Strategy,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Result<WindowStats, StorageError> {
+        let key = limit.key_for(identifiers);
+        let amount = limit.amount();
+        let expiry = limit.expiry_seconds();
+        let now = Now::read();
+        match strategy {
+            Strategy::FixedWindow => {
+                let (count, expire_at) = self.fixed_window_count(&key, now).await?;
+                Ok(WindowStats {
+                    remaining: amount.saturating_sub(count),
+                    reset_at: expire_at,
+                })
+            }
+            Strategy::MovingWindow => {
+                let (oldest, count) = self.moving_window(&key, expiry, now.millis).await?;
+                Ok(moving_window_stats(
+                    amount, expiry, now.stamp, oldest, count,
+                ))
+            }
+            Strategy::SlidingWindowCounter => {
+                let expiry_ms = commands::expiry_millis(expiry);
+                Ok(self
+                    .sliding_state(&key, expiry, now.millis)
+                    .await?
+                    .stats(amount, expiry_ms, now.stamp))
+            }
+        }
+    }
+
+    pub(crate) async fn clear(
+        &self,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Result<(), StorageError> {
+        let key = limit.key_for(identifiers);
+        bounded(self.inner.timeout, async {
+            self.inner
+                .counters
+                .delete_one(commands::counter_filter(&key))
+                .await
+                .map_err(backend_error)?;
+            self.inner
+                .windows
+                .delete_one(commands::counter_filter(&key))
+                .await
+                .map_err(backend_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn reset(&self) -> Result<Option<u64>, StorageError> {
+        let removed = bounded(self.inner.timeout, async {
+            let counters = self
+                .inner
+                .counters
+                .count_documents(Document::new())
+                .await
+                .map_err(backend_error)?;
+            let windows = self
+                .inner
+                .windows
+                .count_documents(Document::new())
+                .await
+                .map_err(backend_error)?;
+            self.inner.counters.drop().await.map_err(backend_error)?;
+            self.inner.windows.drop().await.map_err(backend_error)?;
+            Ok(counters + windows)
+        })
+        .await?;
+        self.create_indexes().await?;
+        Ok(Some(removed))
+    }
+
+    pub(crate) async fn check(&self) -> bool {
+        self.ping().await.is_ok()
+    }
+}
+
+/// A duplicate key error: the upsert of a moving-window hit collided with the existing document.
+#[derive(Debug)]
+struct DuplicateKey;
+
+#[cfg(test)]
+mod tests;
