@@ -29,7 +29,7 @@ pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
 pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
-pub use memory::{MemoryStorage, MemoryStorageBuilder};
+pub use memory::{MemoryStorage, MemoryStorageBuilder, DEFAULT_SWEEP_INTERVAL};
 
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
