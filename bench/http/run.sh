@@ -68,9 +68,11 @@ command_of() {
     esac
 }
 
+# Waits until the app answers; fails early if its process ($1) has exited.
 wait_listening() {
     for _ in $(seq 1 100); do
         if curl -s -o /dev/null "http://127.0.0.1:$PORT/fast"; then return 0; fi
+        kill -0 "$1" 2>/dev/null || return 1
         sleep 0.1
     done
     return 1
@@ -81,7 +83,7 @@ RUN_APPS=""
 for app in $APPS; do
     $(command_of "$app") >"$OUT/$app.log" 2>&1 &
     pid=$!
-    if wait_listening; then
+    if wait_listening "$pid"; then
         RUN_APPS="$RUN_APPS $app"
     else
         echo "skipping $app: $(tail -n1 "$OUT/$app.log")" | tee -a "$OUT/skipped.txt" >&2
@@ -105,7 +107,7 @@ for rep in $(seq 1 "$REPS"); do
     for app in $RUN_APPS; do
         $(command_of "$app") >>"$OUT/$app.log" 2>&1 &
         pid=$!
-        wait_listening || { echo "$app did not start" >&2; exit 1; }
+        wait_listening "$pid" || { echo "$app did not start" >&2; exit 1; }
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT/fast" >/dev/null
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/fast" >"$OUT/$app.$rep.wrk"
         kill "$pid" 2>/dev/null || true

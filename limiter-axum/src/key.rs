@@ -67,7 +67,34 @@ impl<'a> Key<'a> {
 
     /// The text of an IP address (`10.1.2.3`, `2001:db8::1`), without allocating.
     pub fn from_ip(ip: IpAddr) -> Key<'a> {
-        Key::formatted(ip)
+        match ip {
+            // Digit by digit: several times faster than going through `fmt` (this runs on every
+            // request), and the same text as `Ipv4Addr`'s `Display`.
+            IpAddr::V4(ip) => {
+                let mut inline = InlineKey {
+                    len: 0,
+                    bytes: [0; INLINE_CAPACITY],
+                };
+                let mut push = |byte: u8| {
+                    inline.bytes[usize::from(inline.len)] = byte;
+                    inline.len += 1;
+                };
+                for (index, octet) in ip.octets().into_iter().enumerate() {
+                    if index > 0 {
+                        push(b'.');
+                    }
+                    if octet >= 100 {
+                        push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        push(b'0' + octet / 10 % 10);
+                    }
+                    push(b'0' + octet % 10);
+                }
+                Key(KeyRepr::Inline(inline))
+            }
+            IpAddr::V6(_) => Key::formatted(ip),
+        }
     }
 
     /// The key as text.
@@ -377,6 +404,10 @@ mod tests {
         assert_eq!(Key::from_ip(longest).as_str(), longest.to_string());
         let v4: IpAddr = "10.1.2.3".parse().unwrap();
         assert_eq!(Key::from_ip(v4).as_str(), "10.1.2.3");
+        for octet in [0u8, 7, 9, 10, 99, 100, 109, 199, 200, 255] {
+            let ip = IpAddr::from([octet, 255 - octet, octet / 2, 1]);
+            assert_eq!(Key::from_ip(ip).as_str(), ip.to_string());
+        }
         let net = Key::formatted(format_args!("{longest}/128"));
         assert_eq!(net.as_str(), format!("{longest}/128"));
         let long = "x".repeat(100);
