@@ -28,6 +28,13 @@ pub type CostFn = fn(&Request) -> u64;
 pub trait KeyFunc: Send + Sync + 'static {
     /// The key of this request; an empty key skips the limit (logged), as in Flask-Limiter.
     fn key<'a>(&self, request: &'a Request) -> Cow<'a, str>;
+
+    /// The key of this request as the limiter reads it on every request. Defaults to
+    /// [`key`](Self::key); key functions that can write their key without allocating (the
+    /// built-in ones write IP addresses inline) override it.
+    fn request_key<'a>(&self, request: &'a Request) -> crate::Key<'a> {
+        crate::Key::from(self.key(request))
+    }
 }
 
 impl<F> KeyFunc for F
@@ -208,7 +215,7 @@ impl Limit {
 
     /// Uses this key function instead of the limiter's.
     pub fn key_func(mut self, key_func: impl KeyFunc) -> Self {
-        self.key_func = Some(Arc::new(key_func));
+        self.key_func = Some(crate::key::boxed_key_func(key_func));
         self
     }
 

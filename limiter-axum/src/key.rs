@@ -3,17 +3,209 @@
 use crate::Request;
 use axum::extract::ConnectInfo;
 use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
+
+/// A request's key as the limiter uses it: borrowed from the request, owned, or a client
+/// address written into an inline buffer, so the common keys (an IP address, an IPv6 network)
+/// cost no allocation per request.
+///
+/// Key functions return a `Cow<str>` ([`KeyFunc::key`](crate::KeyFunc::key)); the built-in ones
+/// also give a `Key` ([`KeyFunc::request_key`](crate::KeyFunc::request_key)).
+///
+/// ```
+/// use limiter_axum::Key;
+/// let key = Key::from_ip("10.1.2.3".parse().unwrap());
+/// assert_eq!(&*key, "10.1.2.3");
+/// assert_eq!(Key::from("global").as_str(), "global");
+/// ```
+#[derive(Clone)]
+pub struct Key<'a>(KeyRepr<'a>);
+
+#[derive(Clone)]
+enum KeyRepr<'a> {
+    Cow(Cow<'a, str>),
+    Inline(InlineKey),
+}
+
+/// Room for the longest address text (45 bytes for an IPv4-mapped IPv6 address) and a `/128`.
+const INLINE_CAPACITY: usize = 54;
+
+#[derive(Clone, Copy)]
+struct InlineKey {
+    len: u8,
+    bytes: [u8; INLINE_CAPACITY],
+}
+
+impl fmt::Write for InlineKey {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let start = usize::from(self.len);
+        let end = start + text.len();
+        if end > INLINE_CAPACITY {
+            return Err(fmt::Error);
+        }
+        self.bytes[start..end].copy_from_slice(text.as_bytes());
+        self.len = end as u8;
+        Ok(())
+    }
+}
+
+impl<'a> Key<'a> {
+    /// Formats `value` inline when it fits (it always does for addresses and networks), else
+    /// into a `String`.
+    fn formatted(value: impl fmt::Display) -> Key<'a> {
+        let mut inline = InlineKey {
+            len: 0,
+            bytes: [0; INLINE_CAPACITY],
+        };
+        match write!(inline, "{value}") {
+            Ok(()) => Key(KeyRepr::Inline(inline)),
+            Err(_) => Key(KeyRepr::Cow(Cow::Owned(value.to_string()))),
+        }
+    }
+
+    /// The text of an IP address (`10.1.2.3`, `2001:db8::1`), without allocating.
+    pub fn from_ip(ip: IpAddr) -> Key<'a> {
+        match ip {
+            // Digit by digit: several times faster than going through `fmt` (this runs on every
+            // request), and the same text as `Ipv4Addr`'s `Display`.
+            IpAddr::V4(ip) => {
+                let mut inline = InlineKey {
+                    len: 0,
+                    bytes: [0; INLINE_CAPACITY],
+                };
+                let mut push = |byte: u8| {
+                    inline.bytes[usize::from(inline.len)] = byte;
+                    inline.len += 1;
+                };
+                for (index, octet) in ip.octets().into_iter().enumerate() {
+                    if index > 0 {
+                        push(b'.');
+                    }
+                    if octet >= 100 {
+                        push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        push(b'0' + octet / 10 % 10);
+                    }
+                    push(b'0' + octet % 10);
+                }
+                Key(KeyRepr::Inline(inline))
+            }
+            IpAddr::V6(_) => Key::formatted(ip),
+        }
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            KeyRepr::Cow(text) => text,
+            KeyRepr::Inline(inline) => {
+                let bytes = &inline.bytes[..usize::from(inline.len)];
+                // Only whole `&str`s are ever copied in (`write_str`), so this cannot fail.
+                std::str::from_utf8(bytes).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The key as a `Cow` (allocates for an inline key).
+    pub fn into_cow(self) -> Cow<'a, str> {
+        match self.0 {
+            KeyRepr::Cow(text) => text,
+            KeyRepr::Inline(_) => Cow::Owned(self.as_str().to_owned()),
+        }
+    }
+}
+
+impl Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Key<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<'a> From<Cow<'a, str>> for Key<'a> {
+    fn from(text: Cow<'a, str>) -> Self {
+        Key(KeyRepr::Cow(text))
+    }
+}
+
+impl<'a> From<&'a str> for Key<'a> {
+    fn from(text: &'a str) -> Self {
+        Key(KeyRepr::Cow(Cow::Borrowed(text)))
+    }
+}
+
+impl From<String> for Key<'_> {
+    fn from(text: String) -> Self {
+        Key(KeyRepr::Cow(Cow::Owned(text)))
+    }
+}
 
 /// The peer's IP address from axum's [`ConnectInfo<SocketAddr>`], else `"127.0.0.1"`
 /// (Flask-Limiter's `get_remote_address`). Serve with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the address is known.
 ///
 /// Behind a reverse proxy every client has the proxy's address: use [`ForwardedKey`].
+///
+/// Given to [`Limiter::new`](crate::Limiter::new) or [`Limit::key_func`](crate::Limit::key_func),
+/// the limiter calls its allocation-free form ([`KeyFunc::request_key`](crate::KeyFunc::request_key)).
 pub fn get_remote_address(request: &Request) -> Cow<'_, str> {
+    remote_address(request).into_cow()
+}
+
+fn remote_address(request: &Request) -> Key<'_> {
     match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) => Cow::Owned(addr.ip().to_string()),
-        None => Cow::Borrowed("127.0.0.1"),
+        Some(ConnectInfo(addr)) => Key::from_ip(addr.ip()),
+        None => Key::from("127.0.0.1"),
+    }
+}
+
+/// [`get_remote_address`] as a key function type, with the allocation-free `request_key`.
+struct RemoteAddress;
+
+impl crate::KeyFunc for RemoteAddress {
+    fn key<'a>(&self, request: &'a Request) -> Cow<'a, str> {
+        get_remote_address(request)
+    }
+
+    fn request_key<'a>(&self, request: &'a Request) -> Key<'a> {
+        remote_address(request)
+    }
+}
+
+/// Boxes a key function; [`get_remote_address`] is swapped for the same function written
+/// without allocation (a plain function cannot override [`KeyFunc::request_key`]).
+///
+/// [`KeyFunc::request_key`]: crate::KeyFunc::request_key
+pub(crate) fn boxed_key_func<K: crate::KeyFunc>(key_func: K) -> std::sync::Arc<dyn crate::KeyFunc> {
+    use std::any::TypeId;
+    fn type_id_of<T: 'static>(_: &T) -> TypeId {
+        TypeId::of::<T>()
+    }
+    if TypeId::of::<K>() == type_id_of(&get_remote_address) {
+        std::sync::Arc::new(RemoteAddress)
+    } else {
+        std::sync::Arc::new(key_func)
     }
 }
 
@@ -173,15 +365,19 @@ impl ForwardedKey {
 
 impl crate::KeyFunc for ForwardedKey {
     fn key<'a>(&self, request: &'a Request) -> Cow<'a, str> {
+        self.request_key(request).into_cow()
+    }
+
+    fn request_key<'a>(&self, request: &'a Request) -> Key<'a> {
         match self.client_ip(request) {
             Some(IpAddr::V6(ip)) if self.ipv6_prefix.is_some() => {
                 let prefix = u32::from(self.ipv6_prefix.unwrap_or(128));
                 let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
                 let net = std::net::Ipv6Addr::from(u128::from(ip) & mask);
-                Cow::Owned(format!("{net}/{prefix}"))
+                Key::formatted(format_args!("{net}/{prefix}"))
             }
-            Some(ip) => Cow::Owned(ip.to_string()),
-            None => Cow::Borrowed("127.0.0.1"),
+            Some(ip) => Key::from_ip(ip),
+            None => Key::from("127.0.0.1"),
         }
     }
 }
@@ -198,5 +394,25 @@ mod tests {
         let v6: IpNet = "fd00::/8".parse().unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!("1.2.3.4/33".parse::<IpNet>().is_err());
+    }
+
+    #[test]
+    fn inline_keys() {
+        let longest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .unwrap();
+        assert_eq!(Key::from_ip(longest).as_str(), longest.to_string());
+        let v4: IpAddr = "10.1.2.3".parse().unwrap();
+        assert_eq!(Key::from_ip(v4).as_str(), "10.1.2.3");
+        for octet in [0u8, 7, 9, 10, 99, 100, 109, 199, 200, 255] {
+            let ip = IpAddr::from([octet, 255 - octet, octet / 2, 1]);
+            assert_eq!(Key::from_ip(ip).as_str(), ip.to_string());
+        }
+        let net = Key::formatted(format_args!("{longest}/128"));
+        assert_eq!(net.as_str(), format!("{longest}/128"));
+        let long = "x".repeat(100);
+        assert_eq!(Key::formatted(&long).as_str(), long);
+        assert_eq!(Key::from(String::from("a")).into_cow(), "a");
+        assert_eq!(Key::from_ip(v4).into_cow(), "10.1.2.3");
     }
 }

@@ -152,7 +152,7 @@ pub use decl::{
     key_fn, Cost, CostFn, DeductWhenFn, ExemptWhenFn, KeyFn, KeyFunc, Limit, OnBreachFn,
 };
 pub use exemption::ExemptionScope;
-pub use key::{get_remote_address, global_key, ForwardedKey, IpNet};
+pub use key::{get_remote_address, global_key, ForwardedKey, IpNet, Key};
 #[cfg(feature = "fault-injection")]
 pub use limiter::FaultSwitch;
 pub use limiter::{BuildError, FailureMode, HeaderNames, Limiter, LimiterBuilder, RetryAfter};

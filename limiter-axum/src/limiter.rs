@@ -147,7 +147,7 @@ impl Limiter {
     pub fn new<K: KeyFunc>(key_func: K) -> LimiterBuilder {
         let name = std::any::type_name::<K>();
         LimiterBuilder {
-            key_func: Arc::new(key_func),
+            key_func: crate::key::boxed_key_func(key_func),
             key_func_name: name.rsplit("::").next().unwrap_or(name).to_owned(),
             default_limits: Vec::new(),
             default_limits_per_method: false,

@@ -5,16 +5,19 @@
 use crate::decl::{Limit, Provider};
 use crate::limiter::{Core, FailureMode, RetryAfter};
 use crate::registry::LimitSource;
-use crate::{Request, RequestLimit, Response};
+use crate::{Key, Request, RequestLimit, Response};
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
-use limiter_core::{parse_many, Decision, Hit, RateLimit, RateLimiter, StorageError, Timestamp};
+use limiter_core::{
+    parse_many, Decision, Hit, RateLimit, RateLimiter, Storage, StorageError, Timestamp,
+};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
@@ -174,17 +177,140 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = LimitFuture<I::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let cell = self.cell.clone();
-        Box::pin(async move { Ok(run(cell, inner, request).await) })
+        match decide_now(&self.cell, &request) {
+            Immediate::Serve(headers) => LimitFuture::Inner {
+                future: self.inner.call(request),
+                headers,
+            },
+            Immediate::Respond(response) => LimitFuture::Ready {
+                response: Some(response),
+            },
+            Immediate::Later => {
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let cell = self.cell.clone();
+                LimitFuture::Boxed {
+                    future: Box::pin(async move { Ok(run(cell, inner, request).await) }),
+                }
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`LimitService`]: on memory storage the decision is taken in `call` and the
+    /// future is the handler's own (plus the headers to add) or the ready 429, with nothing
+    /// boxed; network storages and `deduct_when` limits go through a boxed future.
+    #[project = LimitFutureProjection]
+    pub(crate) enum LimitFuture<F> {
+        /// The request passed: the handler's future, then the rate-limit headers, if enabled.
+        Inner {
+            #[pin]
+            future: F,
+            headers: Option<(Arc<ResolvedRoute>, HeaderInfo)>,
+        },
+        /// Answered without the handler (a 429, or a failure-mode status).
+        Ready { response: Option<Response> },
+        /// The check waits on the storage.
+        Boxed { future: BoxFuture },
+    }
+}
+
+impl<F> Future for LimitFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            LimitFutureProjection::Inner { future, headers } => {
+                let Ok(mut response) = std::task::ready!(future.poll(cx));
+                if let Some((route, header)) = headers.take() {
+                    write_headers(&route.core, &mut response, header);
+                }
+                Poll::Ready(Ok(response))
+            }
+            LimitFutureProjection::Ready { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => panic!("LimitFuture polled after completion"),
+            },
+            LimitFutureProjection::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What `call` could decide without waiting.
+enum Immediate {
+    /// Run the handler, then add these headers.
+    Serve(Option<(Arc<ResolvedRoute>, HeaderInfo)>),
+    /// Answer this, without the handler.
+    Respond(Response),
+    /// The decision needs the storage's future (or the response, for `deduct_when`).
+    Later,
+}
+
+/// Takes the whole decision inside `call` when the storage decides synchronously (memory, not
+/// failed over, no injected fault) and no limit counts after the response (`deduct_when`).
+/// Everything else is left to [`run`]; nothing here has side effects before that choice.
+fn decide_now(cell: &HandlerCell, request: &Request) -> Immediate {
+    let Some(route) = cell.resolved.get() else {
+        return Immediate::Later;
+    };
+    let core = &*route.core;
+    let synchronous = matches!(core.primary.storage(), Storage::Memory(_))
+        && !core.dead.load(Ordering::Acquire)
+        && core.fault(&core.primary).is_ok();
+    let deferred = route
+        .entries
+        .iter()
+        .any(|entry| entry.limit.deduct_when.is_some());
+    if !synchronous || deferred {
+        return Immediate::Later;
+    }
+    if !core.enabled || core.request_filters.iter().any(|filter| filter(request)) {
+        return Immediate::Serve(None);
+    }
+    let prepared = prepare(route, request, false);
+    // The memory storage never waits: its futures are ready on the first poll.
+    match now_or_never(evaluate(route, &prepared, &core.primary)) {
+        Some(Ok(Outcome::Pass { header, .. })) => {
+            Immediate::Serve(header.map(|header| (route.clone(), header)))
+        }
+        Some(Ok(Outcome::Reject(response))) => Immediate::Respond(response),
+        Some(Err(error)) => fail(core, route, &error),
+        None => fail(core, route, &"the memory storage did not decide at once"),
+    }
+}
+
+/// The failure mode, for an error of a synchronous decision (which the memory storage does not
+/// produce; kept for completeness).
+fn fail(core: &Core, route: &ResolvedRoute, error: &dyn std::fmt::Display) -> Immediate {
+    match core.failure_mode {
+        FailureMode::FailOpen => {
+            tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit. Swallowing error");
+            Immediate::Serve(None)
+        }
+        FailureMode::FailClosed(status) => {
+            tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit; failing closed with {status}");
+            Immediate::Respond(status_response(status))
+        }
+    }
+}
+
+/// Polls `future` once; its output if it was ready.
+fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
+    let mut context = Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut context) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 
@@ -336,7 +462,8 @@ async fn deduct(core: &Core, backend: &RateLimiter, due: SmallVec<[&Deferred; 2]
 struct Item<'a> {
     entry: usize,
     rate: RateLimit,
-    key: Cow<'a, str>,
+    /// The limit's own key, or `None` for the limiter's (`Prepared::default_key`).
+    key: Option<Key<'a>>,
     scope: Cow<'a, str>,
     cost: u64,
     shared: bool,
@@ -347,7 +474,7 @@ struct Item<'a> {
 /// `Send`, so it must not be held across the storage calls).
 struct Prepared<'a> {
     entries: &'a [Entry],
-    default_key: Cow<'a, str>,
+    default_key: Key<'a>,
     items: SmallVec<[Item<'a>; 6]>,
     /// The meta limits that apply: (index in the limiter's meta limits, limit).
     meta: SmallVec<[(usize, RateLimit); 2]>,
@@ -361,7 +488,7 @@ fn prepare<'a>(route: &'a ResolvedRoute, request: &'a Request, in_fallback: bool
         &route.entries
     };
     let method = request.method();
-    let default_key = core.key_func.key(request);
+    let default_key = core.key_func.request_key(request);
     let decorated_applies = entries
         .iter()
         .any(|e| e.kind == EntryKind::Decorated && e.applies_to(method));
@@ -379,14 +506,12 @@ fn prepare<'a>(route: &'a ResolvedRoute, request: &'a Request, in_fallback: bool
                 continue;
             }
         }
-        let key: Cow<'a, str> = match &entry.limit.key_func {
-            Some(key_func) => key_func.key(request),
-            None => match &default_key {
-                Cow::Borrowed(key) => Cow::Borrowed(key),
-                Cow::Owned(key) => Cow::Owned(key.clone()),
-            },
-        };
-        if key.is_empty() {
+        let key = entry
+            .limit
+            .key_func
+            .as_ref()
+            .map(|key_func| key_func.request_key(request));
+        if key.as_deref().unwrap_or(&default_key).is_empty() {
             tracing::error!(
                 "Skipping limit: {}. Empty value found in parameters.",
                 entry.limit
@@ -440,6 +565,13 @@ fn prepare<'a>(route: &'a ResolvedRoute, request: &'a Request, in_fallback: bool
     }
 }
 
+impl Prepared<'_> {
+    /// The key an item is counted against.
+    fn key_of<'s>(&'s self, item: &'s Item<'_>) -> &'s str {
+        item.key.as_deref().unwrap_or(&self.default_key)
+    }
+}
+
 async fn evaluate(
     route: &ResolvedRoute,
     prepared: &Prepared<'_>,
@@ -488,7 +620,7 @@ async fn evaluate(
     let skip = usize::from(prefix.is_empty());
     let ids: SmallVec<[[&str; 3]; 6]> = items
         .iter()
-        .map(|item| [prefix, item.key.as_ref(), item.scope.as_ref()])
+        .map(|item| [prefix, prepared.key_of(item), item.scope.as_ref()])
         .collect();
     let mut hits: SmallVec<[Hit<'_>; 6]> = SmallVec::new();
     let mut hit_items: SmallVec<[usize; 6]> = SmallVec::new();
@@ -552,21 +684,24 @@ async fn evaluate(
         tracing::info!(
             "ratelimit {} ({}) exceeded at endpoint: {}",
             item.rate,
-            item.key,
+            prepared.key_of(item),
             item.scope
         );
-        let request_limit = RequestLimit {
-            limit: item.rate,
-            key: item.rate.key_for(identifiers),
-            breached: true,
-            shared: item.shared,
-            remaining: decision.remaining,
-            reset_at: reset_header(decision.reset_at),
-        };
         let mut custom = None;
-        for callback in core.on_breach.iter().chain(entry.limit.on_breach.iter()) {
-            if let Some(response) = callback(&request_limit) {
-                custom = Some(response);
+        let callbacks = core.on_breach.iter().chain(entry.limit.on_breach.iter());
+        if callbacks.clone().next().is_some() {
+            let request_limit = RequestLimit {
+                limit: item.rate,
+                key: item.rate.key_for(identifiers),
+                breached: true,
+                shared: item.shared,
+                remaining: decision.remaining,
+                reset_at: reset_header(decision.reset_at),
+            };
+            for callback in callbacks {
+                if let Some(response) = callback(&request_limit) {
+                    custom = Some(response);
+                }
             }
         }
         // Count the breach against the meta limits (no key prefix, as in Flask-Limiter).

@@ -1,0 +1,120 @@
+//! The per-request cost of the limiter inside axum, without the network: a prepared request
+//! through `Router::call`, polled once, for a bare route, the same route behind a pass-through
+//! `route_layer` (what axum costs for any route middleware), our memory limiter (each strategy,
+//! the quickstart's two default limits never reached, keyed by peer IP), our 429 path, and the
+//! key extraction alone.
+//!
+//! ```sh
+//! cargo bench -p limiter-axum --bench service
+//! ```
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use criterion::{criterion_group, criterion_main, Criterion};
+use limiter_axum::routing::get;
+use limiter_axum::{get_remote_address, ForwardedKey, KeyFunc, Limiter, Strategy};
+use std::future::Future;
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use tower::Service;
+
+async fn fast() -> &'static str {
+    "42"
+}
+
+fn request() -> Request<Body> {
+    let peer: SocketAddr = "10.1.2.3:40000".parse().unwrap();
+    Request::builder()
+        .uri("/fast")
+        .extension(ConnectInfo(peer))
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn serve(app: &mut axum::Router, request: Request<Body>) -> StatusCode {
+    let mut context = Context::from_waker(Waker::noop());
+    let future = app.call(request);
+    match pin!(future).poll(&mut context) {
+        Poll::Ready(Ok(response)) => response.status(),
+        _ => unreachable!("the app answers at once"),
+    }
+}
+
+fn limited(strategy: Strategy, limits: &[&'static str]) -> axum::Router {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let limiter = runtime
+        .block_on(
+            Limiter::new(get_remote_address)
+                .default_limits(limits.iter().copied())
+                .strategy(strategy)
+                .build(),
+        )
+        .unwrap();
+    limiter_axum::Router::new()
+        .route("/fast", get(fast))
+        .with_limiter(&limiter)
+        .unwrap()
+}
+
+fn bench_service(criterion: &mut Criterion) {
+    let never = ["1000000000 per minute", "1000000000 per second"];
+    let mut apps: Vec<(&str, axum::Router, StatusCode)> = vec![
+        (
+            "bare",
+            axum::Router::new().route("/fast", axum::routing::get(fast)),
+            StatusCode::OK,
+        ),
+        (
+            "pass-through-route-layer",
+            axum::Router::new()
+                .route("/fast", axum::routing::get(fast))
+                .route_layer(tower::layer::layer_fn(|service| service)),
+            StatusCode::OK,
+        ),
+    ];
+    for strategy in Strategy::ALL {
+        let name = match strategy {
+            Strategy::FixedWindow => "limiter-fixed-window",
+            Strategy::MovingWindow => "limiter-moving-window",
+            _ => "limiter-sliding-window-counter",
+        };
+        apps.push((name, limited(strategy, &never), StatusCode::OK));
+    }
+    let mut rejecting = limited(Strategy::FixedWindow, &["1 per day"]);
+    serve(&mut rejecting, request());
+    apps.push(("limiter-429", rejecting, StatusCode::TOO_MANY_REQUESTS));
+
+    let mut group = criterion.benchmark_group("request");
+    for (name, app, status) in apps {
+        // As `axum::serve` does: handlers become routes once, not per call.
+        let mut app = app.with_state::<()>(());
+        group.bench_function(name, |bencher| {
+            bencher.iter_batched(
+                request,
+                |request| assert_eq!(serve(&mut app, request), status),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    let request = request();
+    // What a user's own key function gets: the `Cow` form (an owned `String` for an address).
+    criterion.bench_function("key/get_remote_address-cow-v4", |bencher| {
+        bencher.iter(|| black_box(KeyFunc::key(&get_remote_address, black_box(&request))))
+    });
+    // What the limiter calls: the inline form, no allocation (the same as for
+    // `get_remote_address` given to `Limiter::new`).
+    let forwarded = ForwardedKey::new();
+    criterion.bench_function("key/request_key-inline-v4", |bencher| {
+        bencher.iter(|| black_box(forwarded.request_key(black_box(&request)).len()))
+    });
+}
+
+criterion_group!(benches, bench_service);
+criterion_main!(benches);
