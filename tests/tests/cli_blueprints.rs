@@ -108,6 +108,18 @@ fn limits_tree_of_the_blueprints_app() {
     assert_eq!(limits(&[]), TREE);
 }
 
+/// limiter-cli's README shows the same tree.
+#[test]
+fn the_readme_shows_this_tree() {
+    let readme = include_str!("../../limiter-cli/README.md");
+    assert!(
+        readme.contains(&format!(
+            "$ target/debug/limiter --app target/debug/blueprints limits\n{TREE}```"
+        )),
+        "limiter-cli/README.md lacks the tree:\n{TREE}"
+    );
+}
+
 #[test]
 fn limits_filtered_by_endpoint() {
     assert_eq!(
