@@ -256,6 +256,32 @@ impl Drop for Running {
     }
 }
 
+/// The Redis key of [`take_turns`]'s lock.
+const META_LOCK: &str = "limiter-tests:lock:cli-blueprints-127.0.0.1";
+
+/// Meta limits are counted without the key prefix (§4.8), so every run of this test on the same
+/// Redis shares 127.0.0.1's meta counter: runs take turns through a lock key (it expires after
+/// two minutes should a run die holding it).
+async fn take_turns(url: &str, token: &str) -> redis::aio::MultiplexedConnection {
+    let mut connection = limiter_tests::redis_connection(url).await;
+    for _ in 0..1500 {
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(META_LOCK)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(120_000)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if taken.is_some() {
+            return connection;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{META_LOCK} still held after 150 s");
+}
+
 /// The must-show: the Redis-backed app is hit over real HTTP, `limiter limits --key`
 /// shows the decreased `remaining` (prefixed keys, meta limit included), `limiter clear -y`
 /// restores it, and the app admits the client again.
@@ -277,6 +303,10 @@ async fn live_state_and_clear_on_redis_over_http() {
         ("RATELIMIT_STORAGE_URI", url.as_str()),
         ("RATELIMIT_KEY_PREFIX", prefix.as_str()),
     ];
+    let mut lock = take_turns(&url, &prefix).await;
+    // A run that died after a breach left 127.0.0.1's meta counter (not prefixed) behind.
+    let (code, _, stderr) = limiter(&env, &["clear", "--key", "127.0.0.1", "-y"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -430,4 +460,17 @@ slow
         ),
         (200, "bp child b", Some("6"))
     );
+
+    let holder: Option<String> = redis::cmd("GET")
+        .arg(META_LOCK)
+        .query_async(&mut lock)
+        .await
+        .unwrap();
+    if holder.as_deref() == Some(prefix.as_str()) {
+        let _: () = redis::cmd("DEL")
+            .arg(META_LOCK)
+            .query_async(&mut lock)
+            .await
+            .unwrap();
+    }
 }
