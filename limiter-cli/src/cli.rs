@@ -18,12 +18,17 @@ with the environment variable LIMITER_INSPECT=manifest, and the app prints a JSO
 routes, limits and limiter configuration on stdout and exits without binding a port (production
 runs, without that variable, are unchanged). A saved manifest can be given with --manifest
 instead. Counters are read and cleared on the app's real storage (its storage URI), with its key
-prefix.";
+prefix.
+
+The app runs with `limiter`'s environment: give `limiter` the configuration the app gets from its
+environment (RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX…) so that both use the same storage and
+keys. With memory:// the counters live inside the serving app process and cannot be read.";
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
   limiter --app target/debug/quickstart limits
   LIMITER_APP=target/debug/myapp limiter limits --key 127.0.0.1
+  RATELIMIT_STORAGE_URI=redis://db:6379 limiter --app target/debug/myapp limits --key 10.0.0.7
   limiter --app target/debug/myapp config
   limiter --app target/debug/myapp clear --key 127.0.0.1 --endpoint fast -y
   LIMITER_INSPECT=manifest target/debug/myapp > app.json && limiter --manifest app.json limits
@@ -84,7 +89,8 @@ pub struct Cli {
 /// `--app` or `--manifest`.
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// The app binary: run with LIMITER_INSPECT=manifest, it prints its manifest and exits.
+    /// The app binary: run with LIMITER_INSPECT=manifest (and `limiter`'s environment), it
+    /// prints its manifest and exits.
     #[arg(long, env = "LIMITER_APP", value_name = "PATH", global = true)]
     pub app: Option<PathBuf>,
     /// A saved manifest (JSON) instead of running the app; `-` reads it from stdin.

@@ -539,6 +539,8 @@ fn help_is_complete() {
         "--color <COLOR>",
         "Examples:",
         "limiter --app target/debug/quickstart limits",
+        "The app runs with `limiter`'s environment",
+        "RATELIMIT_STORAGE_URI=redis://db:6379 limiter --app target/debug/myapp limits --key",
         "Exit status:",
     ] {
         assert!(help.contains(expected), "{expected:?} in\n{help}");
@@ -580,4 +582,157 @@ fn help_is_complete() {
             );
         }
     }
+}
+
+/// The help texts of `limiter` and its subcommands: (name, `--help` output).
+fn helps() -> Vec<(String, String)> {
+    let mut helps = Vec::new();
+    for args in [
+        vec!["--help"],
+        vec!["limits", "--help"],
+        vec!["config", "--help"],
+        vec!["clear", "--help"],
+    ] {
+        let output = limiter().args(&args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        assert!(output.stderr.is_empty(), "{args:?}");
+        helps.push((args.join(" "), String::from_utf8(output.stdout).unwrap()));
+    }
+    helps
+}
+
+/// Every option of every help has a description, and `help <command>` is `<command> --help`.
+#[test]
+fn help_documents_every_option() {
+    for (name, help) in helps() {
+        let lines: Vec<&str> = help.lines().collect();
+        let options = lines
+            .iter()
+            .position(|line| *line == "Options:")
+            .unwrap_or_else(|| panic!("{name}: no Options: in\n{help}"));
+        let mut seen = 0;
+        for (i, line) in lines.iter().enumerate().skip(options + 1) {
+            let trimmed = line.trim_start();
+            if line.is_empty() || !line.starts_with("  ") {
+                if !line.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            if trimmed.starts_with('-') && line.len() - trimmed.len() <= 6 {
+                seen += 1;
+                let next = lines.get(i + 1).copied().unwrap_or("");
+                assert!(
+                    next.len() - next.trim_start().len() >= 10 && !next.trim().is_empty(),
+                    "{name}: option {trimmed:?} has no description in\n{help}"
+                );
+            }
+        }
+        assert!(seen >= 4, "{name}: only {seen} options in\n{help}");
+    }
+    for command in ["limits", "config", "clear"] {
+        let via_help = limiter().args(["help", command]).output().unwrap();
+        let via_flag = limiter().args([command, "--help"]).output().unwrap();
+        assert!(via_help.status.success());
+        assert_eq!(via_help.stdout, via_flag.stdout, "{command}");
+    }
+}
+
+/// Every example line of every help runs as written (on a fake app that prints the rich
+/// manifest on memory storage, `app.json` being a saved copy): no usage error, and the expected
+/// outcome.
+#[test]
+fn help_examples_run() {
+    let dir = scratch("help-examples");
+    let json = std::fs::read_to_string(fixture("rich.json"))
+        .unwrap()
+        .replace("redis://admin:s3cret@localhost:6379/0", "memory://");
+    std::fs::write(dir.join("app.json"), json).unwrap();
+    let app = fake_app(
+        &dir,
+        "app",
+        &format!(
+            "[ \"$LIMITER_INSPECT\" = manifest ] || exit 9\ncat '{}'",
+            dir.join("app.json").display()
+        ),
+    );
+    let mut ran = 0;
+    for (name, help) in helps() {
+        let examples: Vec<&str> = help
+            .lines()
+            .skip_while(|line| *line != "Examples:")
+            .skip(1)
+            .take_while(|line| line.starts_with("  "))
+            .collect();
+        assert!(examples.len() >= 2, "{name}: examples in\n{help}");
+        for example in examples {
+            // `LIMITER_INSPECT=manifest target/debug/myapp > app.json && limiter …`: the part
+            // after `&&` (app.json exists already).
+            let command = example.rsplit("&& ").next().unwrap();
+            let mut words = command.split_whitespace().peekable();
+            let mut env = Vec::new();
+            while let Some((var, value)) = words.peek().and_then(|word| word.split_once('=')) {
+                env.push((var.to_owned(), value.to_owned()));
+                words.next();
+            }
+            assert_eq!(words.next(), Some("limiter"), "{name}: {example}");
+            let args: Vec<String> = words
+                .map(|word| {
+                    if word.starts_with("target/debug/") {
+                        app.to_str().unwrap().to_owned()
+                    } else {
+                        word.to_owned()
+                    }
+                })
+                .collect();
+            let mut run = limiter();
+            run.current_dir(&dir).args(&args).write_stdin("n\n");
+            for (var, value) in &env {
+                let value = if value.starts_with("target/debug/") {
+                    app.to_str().unwrap()
+                } else {
+                    value
+                };
+                run.env(var, value);
+            }
+            if args.iter().any(|arg| arg == "--watch") {
+                run.timeout(std::time::Duration::from_millis(1500));
+            }
+            let output = run.output().unwrap();
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            let stderr = String::from_utf8(output.stderr).unwrap();
+            assert!(
+                !stderr.contains("For more information, try"),
+                "{name}: usage error for {example}: {stderr}"
+            );
+            let expected = if args.iter().any(|arg| arg == "--watch") {
+                None // killed by the timeout, after drawing
+            } else if args.contains(&"/users/42".to_owned()) {
+                Some(2) // the app has no /users/{id}
+            } else if args.contains(&"clear".to_owned()) && !args.contains(&"-y".to_owned()) {
+                Some(4) // answered "n"
+            } else {
+                Some(0)
+            };
+            assert_eq!(
+                output.status.code(),
+                expected,
+                "{name}: {example}\n{stdout}{stderr}"
+            );
+            if args.iter().any(|arg| arg == "limits") && expected == Some(0) {
+                assert!(
+                    stdout.starts_with("Meta Limits\n") || stdout.starts_with("app\n"),
+                    "{name}: {example}\n{stdout}"
+                );
+            }
+            if args.iter().any(|arg| arg == "--watch") {
+                assert!(
+                    stdout.contains("200 per 1 day: Pass (200 out of 200 remaining)"),
+                    "{name}: {example}\n{stdout}"
+                );
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 12, "{ran} examples");
 }
