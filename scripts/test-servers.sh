@@ -15,6 +15,8 @@
 # stderr), so `eval "$(scripts/test-servers.sh start)"` or
 # `. "$LIMITER_TEST_STATE/env"` both work.  Exported variables:
 #   LIMITER_TEST_REDIS_URL          redis://127.0.0.1:21379
+#   LIMITER_TEST_REDIS_TLS_URL      rediss://127.0.0.1:21479  (TLS only, no client certificate)
+#   LIMITER_TEST_REDIS_TLS_CA       <state>/tls/ca.pem  (the throw-away CA that signed its certificate)
 #   LIMITER_TEST_REDIS_CLUSTER_URL  redis+cluster://127.0.0.1:21001,127.0.0.1:21002,127.0.0.1:21003
 #   LIMITER_TEST_REDIS_SENTINEL_URL redis+sentinel://127.0.0.1:21390/mymaster
 #   LIMITER_TEST_SENTINEL_PORT      21390
@@ -26,6 +28,7 @@
 # Overrides (environment variables read by start/start-redis; defaults shown):
 #   LIMITER_TEST_STATE=<repo>/.state/servers  private state dir (wiped by `start`)
 #   LIMITER_TEST_REDIS_PORT=21379             standalone Redis
+#   LIMITER_TEST_REDIS_TLS_PORT=21479         standalone Redis over TLS (its plain port is off)
 #   LIMITER_TEST_REDIS_CLUSTER_PORT1=21001    Redis Cluster masters; their cluster
 #   LIMITER_TEST_REDIS_CLUSTER_PORT2=21002    bus ports (port + 10000) must be free too
 #   LIMITER_TEST_REDIS_CLUSTER_PORT3=21003
@@ -55,6 +58,12 @@
 #     them, +<=1 s); `stop` 0.1-1 s (memcached acts on SIGTERM only at its
 #     next once-a-second clock tick).
 #   * stop-redis/start-redis restart the standalone Redis with an empty dataset.
+#   * The TLS Redis (`--port 0 --tls-port …`, `--tls-auth-clients no`) serves a
+#     certificate for IP 127.0.0.1 (and DNS localhost) signed by a CA generated
+#     with openssl at each `start` (EC P-256, valid 7 days) into <state>/tls/;
+#     only the CA's certificate (ca.pem) is meant for clients, the keys never
+#     leave the state dir.  By hand:
+#       redis-cli --tls --cacert "$LIMITER_TEST_REDIS_TLS_CA" -p 21479 ping
 #   * Only pids recorded in <state>/pids (pid + start time, checked against
 #     /proc) are ever signalled; a port already taken by anything else makes
 #     `start` fail instead of touching that process.
@@ -67,6 +76,7 @@ STATE=${LIMITER_TEST_STATE:-$REPO_ROOT/.state/servers}
 TIMEOUT=${LIMITER_TEST_SERVERS_TIMEOUT:-20}
 
 REDIS_PORT=${LIMITER_TEST_REDIS_PORT:-21379}
+REDIS_TLS_PORT=${LIMITER_TEST_REDIS_TLS_PORT:-21479}
 CLUSTER_PORT1=${LIMITER_TEST_REDIS_CLUSTER_PORT1:-21001}
 CLUSTER_PORT2=${LIMITER_TEST_REDIS_CLUSTER_PORT2:-21002}
 CLUSTER_PORT3=${LIMITER_TEST_REDIS_CLUSTER_PORT3:-21003}
@@ -79,7 +89,7 @@ MEMCACHED_PORT2=${LIMITER_TEST_MEMCACHED_PORT2:-21212}
 HOST=127.0.0.1
 SENTINEL_SERVICE=mymaster
 # Every server this script manages, in start order.
-ALL_NAMES=(redis cluster-1 cluster-2 cluster-3 sentinel-master sentinel-replica
+ALL_NAMES=(redis redis-tls cluster-1 cluster-2 cluster-3 sentinel-master sentinel-replica
            sentinel memcached-1 memcached-2)
 # Set while `start` runs: a failure then stops whatever was already started.
 STARTING=0
@@ -240,6 +250,40 @@ launch_redis() { # NAME PORT EXTRA-ARGS...
     record "$name" "$!" "$port"
 }
 
+# gen_tls_certs: a throw-away CA and a server certificate for $HOST signed by
+# it, into $STATE/tls (ca.pem, ca.key, server.pem, server.key).
+gen_tls_certs() {
+    local dir="$STATE/tls" out
+    mkdir -p "$dir"
+    printf '%s\n' "subjectAltName=IP:$HOST,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$dir/server.ext"
+    if ! out=$({
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+            -subj "/CN=limiter test CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=$HOST" -keyout "$dir/server.key" -out "$dir/server.csr" &&
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+            -CAcreateserial -days 7 -extfile "$dir/server.ext" -out "$dir/server.pem"
+    } 2>&1); then
+        die "openssl failed generating the TLS test certificates:
+$out"
+    fi
+    chmod 600 "$dir/ca.key" "$dir/server.key"
+}
+
+launch_redis_tls() { # NAME TLS-PORT: TLS only (plain port off), no client certificates
+    local name=$1 port=$2
+    local dir="$STATE/$name" tls="$STATE/tls"
+    mkdir -p "$dir"
+    setsid redis-server --port 0 --tls-port "$port" --dir "$dir" "${REDIS_COMMON[@]}" \
+        --tls-cert-file "$tls/server.pem" --tls-key-file "$tls/server.key" \
+        --tls-ca-cert-file "$tls/ca.pem" --tls-auth-clients no \
+        </dev/null >>"$(logfile_of "$name")" 2>&1 9>&- &
+    record "$name" "$!" "$port"
+}
+
 launch_memcached() { # NAME PORT
     local name=$1 port=$2
     # -u memcache: memcached refuses to run as root (exit 64) otherwise.  It
@@ -295,6 +339,10 @@ rcli() { redis-cli -h "$HOST" -p "$1" "${@:2}"; }
 
 redis_ping() { [[ $(rcli "$1" ping 2>/dev/null) == PONG ]]; }
 
+redis_tls_ping() { # PORT
+    [[ $(rcli "$1" --tls --cacert "$STATE/tls/ca.pem" ping 2>/dev/null) == PONG ]]
+}
+
 memcached_ping() (
     exec 3<>"/dev/tcp/$HOST/$1" || exit 1
     printf 'version\r\n' >&3
@@ -321,7 +369,7 @@ sentinel_ready() {
 
 need_binaries() {
     local c missing=()
-    for c in redis-server redis-sentinel redis-cli memcached setsid; do
+    for c in redis-server redis-sentinel redis-cli memcached openssl setsid; do
         command -v "$c" >/dev/null 2>&1 || missing+=("$c")
     done
     (( ${#missing[@]} == 0 )) || die "missing ${missing[*]}; run: $0 install"
@@ -337,9 +385,9 @@ lock() {
 
 cmd_install() {
     local -A pkg_of=([redis-server]=redis-server [redis-sentinel]=redis-sentinel
-                     [redis-cli]=redis-tools [memcached]=memcached)
+                     [redis-cli]=redis-tools [memcached]=memcached [openssl]=openssl)
     local c pkgs=()
-    for c in redis-server redis-sentinel redis-cli memcached; do
+    for c in redis-server redis-sentinel redis-cli memcached openssl; do
         command -v "$c" >/dev/null 2>&1 || pkgs+=("${pkg_of[$c]}")
     done
     (( ${#pkgs[@]} == 0 )) && return 0
@@ -360,6 +408,8 @@ cmd_install() {
 env_lines() {
     cat <<EOF
 export LIMITER_TEST_REDIS_URL=redis://$HOST:$REDIS_PORT
+export LIMITER_TEST_REDIS_TLS_URL=rediss://$HOST:$REDIS_TLS_PORT
+export LIMITER_TEST_REDIS_TLS_CA=$STATE/tls/ca.pem
 export LIMITER_TEST_REDIS_CLUSTER_URL=redis+cluster://$HOST:$CLUSTER_PORT1,$HOST:$CLUSTER_PORT2,$HOST:$CLUSTER_PORT3
 export LIMITER_TEST_REDIS_SENTINEL_URL=redis+sentinel://$HOST:$SENTINEL_PORT/$SENTINEL_SERVICE
 export LIMITER_TEST_SENTINEL_PORT=$SENTINEL_PORT
@@ -379,7 +429,7 @@ cmd_start() {
     stop_all
 
     local p taken=() dup
-    local ports=("$REDIS_PORT" "$CLUSTER_PORT1" "$CLUSTER_PORT2" "$CLUSTER_PORT3"
+    local ports=("$REDIS_PORT" "$REDIS_TLS_PORT" "$CLUSTER_PORT1" "$CLUSTER_PORT2" "$CLUSTER_PORT3"
                  "$MASTER_PORT" "$REPLICA_PORT" "$SENTINEL_PORT" "$MEMCACHED_PORT1" "$MEMCACHED_PORT2")
     for p in "${ports[@]}"; do
         if ! [[ $p =~ ^[1-9][0-9]{0,4}$ ]] || (( p > 55535 )); then
@@ -416,12 +466,15 @@ cmd_start() {
             --cluster-config-file nodes.conf --cluster-node-timeout 5000
     done
     launch_redis redis "$REDIS_PORT"
+    gen_tls_certs
+    launch_redis_tls redis-tls "$REDIS_TLS_PORT"
     launch_redis sentinel-master "$MASTER_PORT"
     launch_redis sentinel-replica "$REPLICA_PORT" --replicaof "$HOST" "$MASTER_PORT"
     launch_memcached memcached-1 "$MEMCACHED_PORT1"
     launch_memcached memcached-2 "$MEMCACHED_PORT2"
 
     wait_for redis "PING" redis_ping "$REDIS_PORT"
+    wait_for redis-tls "PING over TLS" redis_tls_ping "$REDIS_TLS_PORT"
     for i in 1 2 3; do
         wait_for "cluster-$i" "PING" redis_ping "${cports[$((i - 1))]}"
     done

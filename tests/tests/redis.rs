@@ -93,8 +93,8 @@ redis_backend!(standalone, "LIMITER_TEST_REDIS_URL");
 redis_backend!(cluster, "LIMITER_TEST_REDIS_CLUSTER_URL");
 redis_backend!(sentinel, "LIMITER_TEST_REDIS_SENTINEL_URL");
 
-/// Connecting to nothing fails at start-up with a typed error, within the timeout; so does a
-/// TLS URI in this build (no TLS feature in the redis crate). No server needed.
+/// Connecting to nothing fails at start-up with a typed error, within the timeout, over TLS too
+/// (TLS against a real server: `redis_tls.rs`). No server needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_or_unsupported_is_a_typed_error_at_connect() {
     use limiter_core::{RedisStorage, StorageError};

@@ -25,9 +25,30 @@
 //!   later. Decisions and stored values are unaffected.
 //! * `reset` uses `SCAN` + `UNLINK` on every master (never `KEYS`), so it does not block the
 //!   server; it is not atomic with respect to concurrent hits.
-//! * `rediss://` (TLS) needs a TLS feature of the `redis` crate that this build does not enable:
-//!   connecting gives a typed [`StorageError::Backend`]. Sentinel reads always go to the master
-//!   (`limits`' `use_replicas` is not offered: a decision is a write).
+//! * Sentinel reads always go to the master (`limits`' `use_replicas` is not offered: a decision
+//!   is a write). Sentinel URIs have no TLS form (as in `limits`).
+//!
+//! # TLS
+//!
+//! `rediss://` and `valkeys://` (and TLS cluster nodes) connect over TLS with
+//! [rustls](https://docs.rs/rustls) and verify the server's certificate and host name:
+//!
+//! * **Trusted roots**: by default the platform's root certificates, loaded by
+//!   `rustls-native-certs` (the system store; the `SSL_CERT_FILE` and `SSL_CERT_DIR` environment
+//!   variables, when set, are used instead, as with OpenSSL). A private CA is given with
+//!   [`RedisStorageBuilder::tls_root_certificates`], which then **replaces** the platform roots.
+//!   This is what Python's `?ssl_ca_certs=/path/ca.pem` does with redis-py: pass the contents of
+//!   that file (`std::fs::read("/path/ca.pem")?`). The `ssl_*` query parameters of a `limits` URI
+//!   are not read by this crate; `?ssl_cert_reqs=none` has no equivalent except `#insecure` below.
+//! * **Mutual TLS**: [`RedisStorageBuilder::tls_client_certificate`] (Python's `ssl_certfile` and
+//!   `ssl_keyfile`).
+//! * **`#insecure`** (`rediss://host:6380/0#insecure`, which disables certificate verification in
+//!   the `redis` crate) is rejected at connect with a typed [`StorageError::Backend`]: this build
+//!   does not enable the `redis` crate's `tls-rustls-insecure` feature, so an unverified
+//!   connection cannot happen by accident. Use a private CA instead, even for tests.
+//! * **Crypto provider**: when a TLS connection is made and the process has no default rustls
+//!   `CryptoProvider` yet, rustls' `ring` provider is installed as the process default; an
+//!   application that installed its own first keeps it.
 //!
 //! # Cluster
 //!
@@ -129,6 +150,8 @@ pub struct RedisStorageBuilder {
     uri: String,
     key_prefix: String,
     timeout: Duration,
+    /// Certificates for TLS; its `Debug` never prints their contents.
+    tls: Option<redis::TlsCertificates>,
 }
 
 impl RedisStorageBuilder {
@@ -146,13 +169,67 @@ impl RedisStorageBuilder {
         self
     }
 
+    /// Trusts only the CA certificate(s) in `pem` (PEM, one or more `BEGIN CERTIFICATE` blocks)
+    /// for the server's certificate, instead of the platform's root certificates: the option for
+    /// a private CA. The equivalent of Python's `?ssl_ca_certs=/path/ca.pem` is
+    /// `.tls_root_certificates(std::fs::read("/path/ca.pem")?)`. Malformed PEM fails at
+    /// [`build`](Self::build) with [`StorageError::Backend`].
+    ///
+    /// Only for TLS URIs (`rediss://`, `valkeys://`, a cluster of `rediss` nodes): with any
+    /// other URI, [`build`](Self::build) fails with [`StorageError::Backend`] rather than
+    /// silently connecting without TLS. See [TLS](self#tls).
+    ///
+    /// ```no_run
+    /// use limiter_core::storage::RedisStorage;
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let storage = RedisStorage::builder("rediss://redis.internal:6380/0")
+    ///     .tls_root_certificates(std::fs::read("/etc/redis/ca.pem")?)
+    ///     .build()
+    ///     .await?;
+    /// # let _ = storage;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls
+            .get_or_insert(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: None,
+            })
+            .root_cert = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate chain and its private key (both PEM) to the server, for
+    /// servers that require mutual TLS (`tls-auth-clients yes`); Python's `ssl_certfile` and
+    /// `ssl_keyfile`. The server is still verified against the platform roots, or against
+    /// [`tls_root_certificates`](Self::tls_root_certificates) when given. Same URI rule as
+    /// [`tls_root_certificates`](Self::tls_root_certificates); a malformed certificate or key
+    /// fails at [`build`](Self::build) with [`StorageError::Backend`].
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        private_key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls
+            .get_or_insert(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: None,
+            })
+            .client_tls = Some(redis::ClientTlsConfig {
+            client_cert: certificate_pem.into(),
+            client_key: private_key_pem.into(),
+        });
+        self
+    }
+
     /// Connects (within the timeout) and returns the storage. For a sentinel URI, the master is
     /// asked of the sentinels first.
     pub async fn build(self) -> Result<RedisStorage, StorageError> {
         let parsed = StorageUri::parse(&self.uri)?;
         let backend = parsed.scheme_name();
         let timeout = self.timeout;
-        let connection = bounded(backend, timeout, connect(parsed, timeout)).await?;
+        let connection = bounded(backend, timeout, connect(parsed, timeout, self.tls)).await?;
         Ok(RedisStorage {
             inner: Arc::new(Inner {
                 connection,
@@ -164,14 +241,130 @@ impl RedisStorageBuilder {
     }
 }
 
-async fn connect(uri: StorageUri, timeout: Duration) -> RedisResult<Connection> {
+/// The error for TLS certificates given with a URI that does not use TLS.
+fn certificates_without_tls(uri: &StorageUri) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "TLS certificates were configured but the URI does not use TLS (rediss://, valkeys://)",
+        uri.redacted(),
+    ))
+}
+
+/// Makes sure rustls has a process-wide crypto provider before a TLS connection is configured:
+/// the `redis` crate enables none, so without this rustls would panic. An application's own
+/// choice, installed earlier, is kept.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: some provider is then installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// One direct connection attempt before the connection manager takes over, because the manager
+/// retries every failed attempt until the timeout: a certificate that does not verify (or a TLS
+/// configuration the build refuses, such as `#insecure`) would otherwise surface as a
+/// [`StorageError::Timeout`] after the whole timeout. Those errors are returned at once; any
+/// other failure (e.g. a refused connection) is left to the manager's retries. The probe
+/// connection is then dropped.
+async fn tls_preflight(client: &redis::Client, timeout: Duration) -> RedisResult<()> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    match client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+    {
+        Err(error)
+            if error.kind() == redis::ErrorKind::InvalidClientConfig || is_tls_error(&error) =>
+        {
+            Err(error)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a rustls error (a handshake or certificate failure) is among `error`'s causes. The
+/// `redis` crate keeps an I/O error behind an `Arc`, and `io::Error::source` skips the error it
+/// wraps, so both layers are opened by hand.
+fn is_tls_error(error: &RedisError) -> bool {
+    type Shared = Arc<dyn std::error::Error + Send + Sync>;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(mut current) = cause {
+        if let Some(shared) = current.downcast_ref::<Shared>() {
+            current = shared.as_ref();
+        }
+        if let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            current = inner;
+        }
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Fails unless `pem` holds at least one well-formed certificate: the `redis` crate would
+/// otherwise trust an empty set and fail later, at the handshake, with a vaguer error.
+fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
+    use rustls::pki_types::pem::PemObject;
+    let mut count = 0;
+    for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        certificate.map_err(|error| {
+            RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "malformed PEM in the TLS root certificates",
+                error.to_string(),
+            ))
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "no PEM certificate (BEGIN CERTIFICATE) in the TLS root certificates",
+        )));
+    }
+    Ok(())
+}
+
+async fn connect(
+    uri: StorageUri,
+    timeout: Duration,
+    certificates: Option<redis::TlsCertificates>,
+) -> RedisResult<Connection> {
+    if let Some(redis::TlsCertificates {
+        root_cert: Some(pem),
+        ..
+    }) = &certificates
+    {
+        check_root_certificates(pem)?;
+    }
     let manager_config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
         .set_max_delay(timeout);
     match uri {
-        StorageUri::Redis { url, .. } => {
-            let client = redis::Client::open(url.as_str())?;
+        StorageUri::Redis { ref url, .. } => {
+            let client = if url.starts_with("rediss://") {
+                ensure_crypto_provider();
+                match certificates {
+                    Some(certificates) => {
+                        redis::Client::build_with_tls(url.as_str(), certificates)?
+                    }
+                    None => redis::Client::open(url.as_str())?,
+                }
+            } else if certificates.is_some() {
+                return Err(certificates_without_tls(&uri));
+            } else {
+                redis::Client::open(url.as_str())?
+            };
+            if url.starts_with("rediss://") {
+                tls_preflight(&client, timeout).await?;
+            }
             let manager = ConnectionManager::new_with_config(client, manager_config).await?;
             Ok(Connection::Standalone(manager))
         }
@@ -190,6 +383,19 @@ async fn connect(uri: StorageUri, timeout: Duration) -> RedisResult<Connection> 
             let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
                 .connection_timeout(timeout)
                 .response_timeout(timeout);
+            if tls {
+                ensure_crypto_provider();
+            }
+            match certificates {
+                Some(certificates) if tls => builder = builder.certs(certificates),
+                Some(_) => {
+                    return Err(RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "TLS certificates were configured but the cluster URI does not use TLS",
+                    )))
+                }
+                None => {}
+            }
             if let Some(username) = &username {
                 builder = builder.username(username);
             }
@@ -211,6 +417,12 @@ async fn connect(uri: StorageUri, timeout: Duration) -> RedisResult<Connection> 
             db,
             ..
         } => {
+            if certificates.is_some() {
+                return Err(RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "TLS certificates were configured but sentinel URIs do not use TLS",
+                )));
+            }
             let addresses = sentinels
                 .iter()
                 .map(|location| redis::ConnectionAddr::Tcp(location.host.clone(), location.port));
@@ -301,6 +513,7 @@ impl RedisStorage {
             uri: uri.into(),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            tls: None,
         }
     }
 
