@@ -270,6 +270,8 @@ impl Storage {
     /// cache already knows the answer: with `stop_at_first_breach` when the first hit is a key
     /// known to be over its limit, otherwise when every hit is (see
     /// [`RedisStorageBuilder::over_limit_cache`]).
+    // Irrefutable when no network backend is built.
+    #[allow(irrefutable_let_patterns)]
     pub async fn acquire(
         &self,
         strategy: Strategy,
@@ -334,6 +336,7 @@ impl Storage {
 
     /// Counts one hit, decided atomically: the common case of [`acquire`](Self::acquire),
     /// without the batch's bookkeeping.
+    #[allow(irrefutable_let_patterns)]
     pub async fn acquire_one(
         &self,
         strategy: Strategy,
