@@ -83,3 +83,175 @@ async fn sentinel_three_limits_one_script_call() {
     let master = limiter_tests::sentinel_master(&sentinel_port).await;
     three_limits_one_script_call(storage, &format!("redis://{master}")).await;
 }
+
+/// Once a key is over its limit, further rejected hits (batch, single, `test`) are answered by the
+/// over-limit cache without any script call; `clear` drops the entry; once `reset_at` passes the
+/// server is asked again and admits; with the cache off every rejected hit is a script call.
+async fn over_limit_hits_skip_the_server(url: &str) {
+    let _serial = SERIAL.lock().await;
+    let mut server = limiter_tests::redis_connection(url).await;
+    let cached = Storage::from(
+        limiter_core::storage::RedisStorage::builder(url)
+            .build()
+            .await
+            .expect("connect"),
+    );
+    let uncached = Storage::from(
+        limiter_core::storage::RedisStorage::builder(url)
+            .over_limit_cache(false)
+            .build()
+            .await
+            .expect("connect"),
+    );
+    let limit = RateLimit::new(2, 1, Granularity::Second);
+    let other = RateLimit::new(100, 1, Granularity::Minute);
+    for strategy in Strategy::ALL {
+        let id = unique_id("over-limit");
+        let ids = [id.as_str(), "route"];
+        let hit = Hit {
+            limit: &limit,
+            identifiers: &ids,
+            cost: 1,
+        };
+        let batch = [
+            hit,
+            Hit {
+                limit: &other,
+                ..hit
+            },
+        ];
+        let fill = |storage: &Storage| {
+            let storage = storage.clone();
+            async move {
+                for _ in 0..2 {
+                    assert!(
+                        storage
+                            .acquire_one(strategy, &hit)
+                            .await
+                            .expect("hit")
+                            .allowed
+                    );
+                }
+                let rejected = storage.acquire_one(strategy, &hit).await.expect("hit");
+                assert!(!rejected.allowed, "{strategy}: third hit of 2");
+                rejected
+            }
+        };
+
+        let rejected = fill(&cached).await;
+        let before = limiter_tests::script_calls(&mut server).await;
+        for _ in 0..5 {
+            let decision = cached.acquire_one(strategy, &hit).await.expect("hit");
+            assert!(!decision.allowed, "{strategy}");
+            assert_eq!(decision.remaining, 0);
+            assert_eq!(decision.reset_at, rejected.reset_at);
+            let decisions = cached.acquire(strategy, &batch, true).await.expect("batch");
+            assert_eq!(
+                decisions.len(),
+                1,
+                "{strategy}: stopped at the first breach"
+            );
+            assert!(!decisions[0].allowed);
+            assert!(
+                !cached
+                    .acquire_one(strategy, &Hit { cost: 3, ..hit })
+                    .await
+                    .expect("hit")
+                    .allowed
+            );
+            assert!(!cached.test(strategy, hit).await.expect("test"));
+        }
+        let after = limiter_tests::script_calls(&mut server).await;
+        assert_eq!(
+            after, before,
+            "{strategy}: rejected hits sent no script call"
+        );
+
+        // `clear` through this storage drops the entry: the next hit goes to the server.
+        cached.clear(&limit, &ids).await.expect("clear");
+        let before = limiter_tests::script_calls(&mut server).await;
+        assert!(
+            cached
+                .acquire_one(strategy, &hit)
+                .await
+                .expect("hit")
+                .allowed
+        );
+        let after = limiter_tests::script_calls(&mut server).await;
+        assert_eq!(
+            after - before,
+            1,
+            "{strategy}: after clear, one script call"
+        );
+
+        // Over again; once `reset_at` passes the server is asked and admits.
+        cached.clear(&limit, &ids).await.expect("clear");
+        let rejected = fill(&cached).await;
+        let wait = rejected
+            .reset_at
+            .as_nanos()
+            .saturating_sub(limiter_core::Timestamp::from(std::time::SystemTime::now()).as_nanos());
+        tokio::time::sleep(
+            std::time::Duration::from_nanos(wait) + std::time::Duration::from_millis(50),
+        )
+        .await;
+        let before = limiter_tests::script_calls(&mut server).await;
+        assert!(
+            cached
+                .acquire_one(strategy, &hit)
+                .await
+                .expect("hit")
+                .allowed,
+            "{strategy}: admitted after reset_at"
+        );
+        let after = limiter_tests::script_calls(&mut server).await;
+        assert_eq!(
+            after - before,
+            1,
+            "{strategy}: after reset_at, one script call"
+        );
+
+        // Cache off: every rejected hit is a script call.
+        let id = unique_id("over-limit-off");
+        let ids = [id.as_str(), "route"];
+        let hit = Hit {
+            limit: &limit,
+            identifiers: &ids,
+            cost: 1,
+        };
+        for _ in 0..2 {
+            assert!(
+                uncached
+                    .acquire_one(strategy, &hit)
+                    .await
+                    .expect("hit")
+                    .allowed
+            );
+        }
+        let before = limiter_tests::script_calls(&mut server).await;
+        for _ in 0..3 {
+            assert!(
+                !uncached
+                    .acquire_one(strategy, &hit)
+                    .await
+                    .expect("hit")
+                    .allowed
+            );
+        }
+        let after = limiter_tests::script_calls(&mut server).await;
+        assert_eq!(
+            after - before,
+            3,
+            "{strategy}: cache off, one script call per hit"
+        );
+        println!("{strategy}: over-limit hits answered locally");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_over_limit_hits_skip_the_server() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "round trips") else {
+        return;
+    };
+    over_limit_hits_skip_the_server(&url).await;
+}

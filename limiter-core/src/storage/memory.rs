@@ -311,8 +311,8 @@ fn expiry_nanos(limit: &RateLimit) -> u64 {
     limit.expiry_seconds().saturating_mul(1_000_000_000)
 }
 
-/// A state that expires.
-trait Expiring: Default {
+/// A state that expires (also the entries of the over-limit cache, which shares [`Table`]).
+pub(super) trait Expiring: Default {
     /// When this state stops mattering, in nanoseconds since the epoch.
     fn expires_at(&self) -> u64;
 }
@@ -344,12 +344,15 @@ type Map<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 #[repr(align(128))]
 struct Shard<V>(Mutex<Map<V>>);
 
-struct Table<V> {
+/// A hash-keyed map split into [`SHARDS`] locked shards, whose expired entries [`Table::sweep`]
+/// removes. Memory storage keeps its counters in it; the over-limit cache of network backends
+/// (`super::over_limit`) its entries.
+pub(super) struct Table<V> {
     shards: Box<[Shard<V>]>,
 }
 
 impl<V: Expiring> Table<V> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Table {
             shards: (0..SHARDS)
                 .map(|_| Shard(Mutex::new(Map::default())))
@@ -368,15 +371,45 @@ impl<V: Expiring> Table<V> {
         change(map.entry(key).or_default())
     }
 
-    fn read<R>(&self, key: u64, look: impl FnOnce(&V) -> R) -> Option<R> {
+    /// Changes the entry of `key` (created empty if absent) when `admit` allows it, both under
+    /// the shard's lock; a new entry is added only while its shard holds fewer than
+    /// `cap_per_shard` entries, after sweeping the shard's expired ones (as of `now`) when it is
+    /// full. Returns whether the entry was changed.
+    pub(super) fn update_capped(
+        &self,
+        key: u64,
+        cap_per_shard: usize,
+        now: u64,
+        admit: impl FnOnce() -> bool,
+        change: impl FnOnce(&mut V),
+    ) -> bool {
+        let mut map = self.shard(key).lock();
+        if !admit() {
+            return false;
+        }
+        if let Some(entry) = map.get_mut(&key) {
+            change(entry);
+            return true;
+        }
+        if map.len() >= cap_per_shard {
+            map.retain(|_, state| state.expires_at() > now);
+            if map.len() >= cap_per_shard {
+                return false;
+            }
+        }
+        change(map.entry(key).or_default());
+        true
+    }
+
+    pub(super) fn read<R>(&self, key: u64, look: impl FnOnce(&V) -> R) -> Option<R> {
         self.shard(key).lock().get(&key).map(look)
     }
 
-    fn remove(&self, key: u64) {
+    pub(super) fn remove(&self, key: u64) {
         self.shard(key).lock().remove(&key);
     }
 
-    fn clear(&self) -> usize {
+    pub(super) fn clear(&self) -> usize {
         self.shards
             .iter()
             .map(|shard| {
@@ -388,7 +421,7 @@ impl<V: Expiring> Table<V> {
             .sum()
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.shards.iter().map(|shard| shard.0.lock().len()).sum()
     }
 
@@ -399,7 +432,7 @@ impl<V: Expiring> Table<V> {
             .sum()
     }
 
-    fn sweep(&self, now: u64) -> usize {
+    pub(super) fn sweep(&self, now: u64) -> usize {
         let mut removed = 0;
         for shard in self.shards.iter() {
             let mut map = shard.0.lock();

@@ -20,6 +20,8 @@ pub mod memcached;
 mod memory;
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+mod over_limit;
 #[cfg(feature = "redis")]
 pub mod redis;
 
@@ -30,6 +32,9 @@ pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder, DEFAULT_SWEEP_INTERVAL};
+#[cfg(feature = "redis")]
+use over_limit::OverLimitCache;
+pub use over_limit::DEFAULT_OVER_LIMIT_CAPACITY;
 
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
@@ -261,8 +266,38 @@ impl Storage {
     ///
     /// With `stop_at_first_breach`, hits after the first rejected one are not counted and have no
     /// decision (the result is shorter than `hits`), as Flask-Limiter's `fail_on_first_breach`.
-    /// Network backends send the whole batch in one round trip.
+    /// Network backends send the whole batch in one round trip, or none when their over-limit
+    /// cache already knows the answer: with `stop_at_first_breach` when the first hit is a key
+    /// known to be over its limit, otherwise when every hit is (see
+    /// [`RedisStorageBuilder::over_limit_cache`]).
+    // Irrefutable when no network backend is built.
+    #[allow(irrefutable_let_patterns)]
     pub async fn acquire(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> Result<Decisions, StorageError> {
+        if let Storage::Memory(memory) = self {
+            return Ok(memory.acquire(strategy, hits, stop_at_first_breach));
+        }
+        let cache = self.over_limit_cache();
+        if let Some(cache) = cache {
+            if let Some(decisions) = cache.answer(strategy, hits, stop_at_first_breach) {
+                return Ok(decisions);
+            }
+        }
+        let generation = cache.map_or(0, |cache| cache.generation());
+        let decisions = self
+            .acquire_remote(strategy, hits, stop_at_first_breach)
+            .await?;
+        if let Some(cache) = cache {
+            cache.record(strategy, hits, &decisions, generation);
+        }
+        Ok(decisions)
+    }
+
+    async fn acquire_remote(
         &self,
         strategy: Strategy,
         hits: &[Hit<'_>],
@@ -285,26 +320,67 @@ impl Storage {
         }
     }
 
+    /// The over-limit cache of a network backend, if it has one and it is on.
+    #[cfg(feature = "redis")]
+    fn over_limit_cache(&self) -> Option<&OverLimitCache> {
+        match self {
+            Storage::Redis(redis) => redis.over_limit_cache(),
+            _ => None,
+        }
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn over_limit_cache(&self) -> Option<&over_limit::OverLimitCache> {
+        None
+    }
+
     /// Counts one hit, decided atomically: the common case of [`acquire`](Self::acquire),
     /// without the batch's bookkeeping.
+    #[allow(irrefutable_let_patterns)]
     pub async fn acquire_one(
         &self,
         strategy: Strategy,
         hit: &Hit<'_>,
     ) -> Result<Decision, StorageError> {
-        match self {
-            Storage::Memory(memory) => Ok(memory.acquire_one(strategy, hit)),
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.acquire_one(strategy, hit).await,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => memcached.acquire_one(strategy, hit).await,
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.acquire_one(strategy, hit).await,
+        if let Storage::Memory(memory) = self {
+            return Ok(memory.acquire_one(strategy, hit));
         }
+        let cache = self.over_limit_cache();
+        if let Some(cache) = cache {
+            if let Some(decisions) = cache.answer(strategy, std::slice::from_ref(hit), true) {
+                return Ok(decisions[0]);
+            }
+        }
+        let generation = cache.map_or(0, |cache| cache.generation());
+        let decision = match self {
+            Storage::Memory(memory) => memory.acquire_one(strategy, hit),
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis.acquire_one(strategy, hit).await?,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached(memcached) => memcached.acquire_one(strategy, hit).await?,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb(mongodb) => mongodb.acquire_one(strategy, hit).await?,
+        };
+        if let Some(cache) = cache {
+            cache.record(
+                strategy,
+                std::slice::from_ref(hit),
+                std::slice::from_ref(&decision),
+                generation,
+            );
+        }
+        Ok(decision)
     }
 
     /// Whether `cost` more would be admitted now, without counting anything.
+    ///
+    /// A key in a network backend's over-limit cache is answered `false` without a round trip.
     pub async fn test(&self, strategy: Strategy, hit: Hit<'_>) -> Result<bool, StorageError> {
+        if let Some(cache) = self.over_limit_cache() {
+            if cache.rejects(strategy, &hit) {
+                return Ok(false);
+            }
+        }
         match self {
             Storage::Memory(memory) => Ok(memory.test(strategy, hit)),
             #[cfg(feature = "redis")]
@@ -337,8 +413,18 @@ impl Storage {
     }
 
     /// Forgets the state of `limit` for `identifiers`, under every strategy.
+    ///
+    /// This also drops the key from this storage's over-limit cache (network backends). A
+    /// `clear` made elsewhere (another process, the CLI) is seen by this process's cache only
+    /// once the cached `reset_at` passes: until then the key is still answered as over its limit.
     pub async fn clear(&self, limit: &RateLimit, identifiers: &[&str]) -> Result<(), StorageError> {
-        match self {
+        // Before (so that no answer already in flight is cached) and after (so that none that
+        // reached the server before the clear is).
+        let cache = self.over_limit_cache();
+        if let Some(cache) = cache {
+            cache.clear(limit, identifiers);
+        }
+        let cleared = match self {
             Storage::Memory(memory) => {
                 memory.clear(limit, identifiers);
                 Ok(())
@@ -349,12 +435,23 @@ impl Storage {
             Storage::Memcached(memcached) => memcached.clear(limit, identifiers).await,
             #[cfg(feature = "mongodb")]
             Storage::MongoDb(mongodb) => mongodb.clear(limit, identifiers).await,
+        };
+        if let Some(cache) = cache {
+            cache.clear(limit, identifiers);
         }
+        cleared
     }
 
     /// Forgets every limit's state; returns how many keys were removed, where known.
+    ///
+    /// This also empties this storage's over-limit cache; a `reset` made elsewhere is seen here
+    /// only as each cached `reset_at` passes (see [`clear`](Self::clear)).
     pub async fn reset(&self) -> Result<Option<u64>, StorageError> {
-        match self {
+        let cache = self.over_limit_cache();
+        if let Some(cache) = cache {
+            cache.reset();
+        }
+        let removed = match self {
             Storage::Memory(memory) => Ok(Some(memory.reset())),
             #[cfg(feature = "redis")]
             Storage::Redis(redis) => redis.reset().await,
@@ -362,7 +459,11 @@ impl Storage {
             Storage::Memcached(memcached) => memcached.reset().await,
             #[cfg(feature = "mongodb")]
             Storage::MongoDb(mongodb) => mongodb.reset().await,
+        };
+        if let Some(cache) = cache {
+            cache.reset();
         }
+        removed
     }
 
     /// Whether the backend answers. Never fails and never blocks longer than the backend's

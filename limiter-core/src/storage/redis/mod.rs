@@ -62,6 +62,7 @@ mod cluster;
 mod scripts;
 mod sentinel;
 
+use super::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
 use super::{Decision, Decisions, Hit, StorageError, WindowStats};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
@@ -122,6 +123,7 @@ struct Inner {
     key_prefix: String,
     timeout: Duration,
     backend: &'static str,
+    over_limit: Option<OverLimitCache>,
 }
 
 enum Connection {
@@ -140,6 +142,7 @@ impl fmt::Debug for RedisStorage {
             .field("backend", &self.inner.backend)
             .field("key_prefix", &self.inner.key_prefix)
             .field("timeout", &self.inner.timeout)
+            .field("over_limit_cache", &self.inner.over_limit)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +155,7 @@ pub struct RedisStorageBuilder {
     timeout: Duration,
     /// Certificates for TLS; its `Debug` never prints their contents.
     tls: Option<redis::TlsCertificates>,
+    over_limit_capacity: Option<usize>,
 }
 
 impl RedisStorageBuilder {
@@ -223,6 +227,39 @@ impl RedisStorageBuilder {
         self
     }
 
+    /// Whether to keep the over-limit cache: keys this process saw rejected with nothing left of
+    /// their limit, answered as rejected without a round trip until their `reset_at` (on by
+    /// default, for at most [`DEFAULT_OVER_LIMIT_CAPACITY`] keys). Under attack, the 429 path then
+    /// does not touch Redis at all; decisions are unchanged.
+    ///
+    /// [`Storage::clear`](super::Storage::clear) and [`Storage::reset`](super::Storage::reset)
+    /// through this storage drop the matching entries; a `clear` or `reset` from another process
+    /// (e.g. the CLI) is seen here only once each cached `reset_at` passes. With the fixed window,
+    /// `limits` counts rejected hits on the server; the hits this cache answers are not sent, so
+    /// the server's counter stays lower, which changes no decision (the window's expiry is the
+    /// same and a full counter rejects alike). Turn the cache off if something reads the raw
+    /// counters, or if a `clear` made elsewhere must take effect at once.
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// let builder = limiter_core::storage::RedisStorage::builder("redis://127.0.0.1:6379")
+    ///     .over_limit_cache(false);
+    /// # let _ = builder;
+    /// # }
+    /// ```
+    pub fn over_limit_cache(mut self, enabled: bool) -> Self {
+        self.over_limit_capacity = enabled.then_some(DEFAULT_OVER_LIMIT_CAPACITY);
+        self
+    }
+
+    /// Keeps the over-limit cache (see [`over_limit_cache`](Self::over_limit_cache)) and bounds
+    /// it to about `capacity` keys (rounded up to a multiple of 64, about 32 bytes each); `0`
+    /// turns it off. A key that does not fit is simply not cached: it goes to the server.
+    pub fn over_limit_capacity(mut self, capacity: usize) -> Self {
+        self.over_limit_capacity = (capacity > 0).then_some(capacity);
+        self
+    }
+
     /// Connects (within the timeout) and returns the storage. For a sentinel URI, the master is
     /// asked of the sentinels first.
     pub async fn build(self) -> Result<RedisStorage, StorageError> {
@@ -236,6 +273,7 @@ impl RedisStorageBuilder {
                 key_prefix: self.key_prefix,
                 timeout,
                 backend,
+                over_limit: self.over_limit_capacity.map(OverLimitCache::new),
             }),
         })
     }
@@ -514,6 +552,7 @@ impl RedisStorage {
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             tls: None,
+            over_limit_capacity: Some(DEFAULT_OVER_LIMIT_CAPACITY),
         }
     }
 
@@ -535,6 +574,16 @@ impl RedisStorage {
     /// The longest one operation may take.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// How many keys the over-limit cache holds now (expired ones included until swept), or
+    /// `None` when it is off (see [`RedisStorageBuilder::over_limit_cache`]).
+    pub fn over_limit_cached(&self) -> Option<usize> {
+        self.inner.over_limit.as_ref().map(OverLimitCache::len)
+    }
+
+    pub(crate) fn over_limit_cache(&self) -> Option<&OverLimitCache> {
+        self.inner.over_limit.as_ref()
     }
 
     /// The Redis keys of `limit` for `identifiers` under `strategy`, exactly as `limits` names
