@@ -92,13 +92,14 @@ async fn over_limit_hits_skip_the_server(url: &str) {
     let mut server = limiter_tests::redis_connection(url).await;
     let cached = Storage::from(
         limiter_core::storage::RedisStorage::builder(url)
+            .over_limit_cache(true)
             .build()
             .await
             .expect("connect"),
     );
+    // The default: no cache.
     let uncached = Storage::from(
         limiter_core::storage::RedisStorage::builder(url)
-            .over_limit_cache(false)
             .build()
             .await
             .expect("connect"),

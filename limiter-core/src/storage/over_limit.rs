@@ -16,6 +16,8 @@
 //!   past the amount); while a key is cached its rejected hits are not sent, so the server's
 //!   counter stays lower. The window's expiry is unchanged and a counter at or past the amount
 //!   rejects alike, so no decision changes, in this process or another one.
+//! * **Opt-in** (`RedisStorageBuilder::over_limit_cache(true)`), because of the point above: by
+//!   default an operator's `clear` must take effect at once, as in Flask-Limiter.
 //! * **Bounded**: entries live in the memory storage's sharded table, keyed by a 64-bit hash of
 //!   the storage key (seeded at random per cache); at most [`DEFAULT_OVER_LIMIT_CAPACITY`]
 //!   entries by default (about 32 bytes each), expired ones swept from a shard when it is full.

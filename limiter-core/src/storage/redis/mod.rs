@@ -228,9 +228,14 @@ impl RedisStorageBuilder {
     }
 
     /// Whether to keep the over-limit cache: keys this process saw rejected with nothing left of
-    /// their limit, answered as rejected without a round trip until their `reset_at` (on by
-    /// default, for at most [`DEFAULT_OVER_LIMIT_CAPACITY`] keys). Under attack, the 429 path then
-    /// does not touch Redis at all; decisions are unchanged.
+    /// their limit, answered as rejected without a round trip until their `reset_at` (for at most
+    /// [`DEFAULT_OVER_LIMIT_CAPACITY`] keys). Under attack, the 429 path then does not touch Redis
+    /// at all; decisions are unchanged.
+    ///
+    /// **Off by default**, because of its one visible effect: an operator's `limiter clear` (run
+    /// in another process) would not free a cached client until its window resets, while
+    /// Flask-Limiter users expect a clear to take effect at once. Turn it on for deployments
+    /// that value shedding abusive traffic over immediate clears.
     ///
     /// [`Storage::clear`](super::Storage::clear) and [`Storage::reset`](super::Storage::reset)
     /// through this storage drop the matching entries; a `clear` or `reset` from another process
@@ -243,7 +248,7 @@ impl RedisStorageBuilder {
     /// ```
     /// # #[cfg(feature = "redis")] {
     /// let builder = limiter_core::storage::RedisStorage::builder("redis://127.0.0.1:6379")
-    ///     .over_limit_cache(false);
+    ///     .over_limit_cache(true);
     /// # let _ = builder;
     /// # }
     /// ```
@@ -552,7 +557,7 @@ impl RedisStorage {
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             tls: None,
-            over_limit_capacity: Some(DEFAULT_OVER_LIMIT_CAPACITY),
+            over_limit_capacity: None,
         }
     }
 
