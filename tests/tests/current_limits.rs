@@ -242,3 +242,40 @@ async fn the_boxed_path_reports_them_too() {
         assert_eq!(lines[2], "current=2 per 1 second");
     }
 }
+
+/// The same over Redis (`LIMITER_TEST_REDIS_URL`): the check runs as a future there.
+#[tokio::test]
+async fn over_redis() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "current limits on redis")
+    else {
+        return;
+    };
+    let prefix = limiter_tests::suite::unique_id("CURRENT");
+    let limiter = Limiter::new(get_remote_address)
+        .storage_uri(url)
+        .key_prefix(prefix.as_str())
+        .current_limits(true)
+        .build()
+        .await
+        .unwrap();
+    let server = serve(
+        Router::new()
+            .route("/view", get(view))
+            .with_limiter(&limiter)
+            .unwrap(),
+    )
+    .await;
+    let reply = server.get("/view").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let lines: Vec<&str> = reply.body.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", reply.body);
+    let expected = [
+        format!("1 per 1 minute key=LIMITER/{prefix}/127.0.0.1/view/1/1/minute remaining=0 "),
+        format!("5 per 1 hour key=LIMITER/{prefix}/127.0.0.1/view/5/1/hour remaining=3 "),
+    ];
+    for (line, expected) in lines.iter().zip(&expected) {
+        assert!(line.starts_with(expected.as_str()), "{line}\nvs {expected}");
+    }
+    assert_eq!(lines[2], "current=1 per 1 minute");
+    assert_eq!(server.get("/view").await.status, 429);
+}
