@@ -105,6 +105,17 @@
 //!   the defaults. `DESCENDENTS` passes a router's exemption down; `ANCESTORS` stops
 //!   inheritance at that router (also for routers nested below it).
 //!
+//! # Current limits in handlers (§4.12)
+//!
+//! With [`LimiterBuilder::current_limits`] on, the check puts the limits it evaluated into the
+//! request before the handler runs, and the [`CurrentLimits`] extractor reads them: Flask's
+//! `current_limits` ([`CurrentLimits::limits`]) and `current_limit` ([`CurrentLimits::current`]).
+//! It is opt-in because the list (its storage keys, an `Arc`, a request extension) costs a few
+//! allocations per allowed request; the decisions themselves are already known after the one
+//! storage call. Rejected alternative: detecting the extractor in the handler's signature at
+//! routing time (`routing::get` sees the extractor tuple's type only, with no stable way to ask
+//! whether it contains `CurrentLimits`).
+//!
 //! # Storage failures (§4.11)
 //!
 //! When a storage call fails:
@@ -137,6 +148,7 @@
 //! [`LimiterBuilder::from_env`].
 #![warn(missing_docs)]
 
+mod current;
 mod decl;
 mod exemption;
 mod inspect;
@@ -148,6 +160,7 @@ mod resolve;
 pub mod routing;
 mod service;
 
+pub use current::{CurrentLimits, CurrentLimitsMissing};
 pub use decl::{
     key_fn, Cost, CostFn, DeductWhenFn, ExemptWhenFn, KeyFn, KeyFunc, Limit, OnBreachFn,
 };

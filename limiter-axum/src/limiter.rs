@@ -125,6 +125,7 @@ pub struct LimiterBuilder {
     storage: Option<Storage>,
     strategy: Strategy,
     headers_enabled: bool,
+    current_limits: bool,
     header_names: HeaderNames,
     retry_after: RetryAfter,
     key_prefix: String,
@@ -164,6 +165,7 @@ impl Limiter {
             storage: None,
             strategy: Strategy::FixedWindow,
             headers_enabled: false,
+            current_limits: false,
             header_names: HeaderNames::default(),
             retry_after: RetryAfter::DeltaSeconds,
             key_prefix: String::new(),
@@ -296,6 +298,16 @@ impl LimiterBuilder {
     /// Sends `X-RateLimit-*` and `Retry-After` headers (off by default, as in Flask-Limiter).
     pub fn headers_enabled(mut self, enabled: bool) -> Self {
         self.headers_enabled = enabled;
+        self
+    }
+
+    /// Gives handlers the limits evaluated for their request through the
+    /// [`CurrentLimits`](crate::CurrentLimits) extractor (Flask-Limiter's `current_limit` /
+    /// `current_limits`). Off by default: building the list costs a few allocations per allowed
+    /// request (the storage keys and the request extension), which the allowed path otherwise
+    /// avoids. With it off, the extractor rejects the request with a 500 naming this option.
+    pub fn current_limits(mut self, enabled: bool) -> Self {
+        self.current_limits = enabled;
         self
     }
 
@@ -590,6 +602,7 @@ impl LimiterBuilder {
                 next_probe: AtomicU64::new(0),
                 probe_step: AtomicU64::new(0),
                 headers_enabled: self.headers_enabled,
+                current_limits: self.current_limits,
                 header_names: self.header_names,
                 retry_after: self.retry_after,
                 key_prefix: self.key_prefix,
@@ -659,6 +672,7 @@ pub(crate) struct Core {
     pub(crate) next_probe: AtomicU64,
     pub(crate) probe_step: AtomicU64,
     pub(crate) headers_enabled: bool,
+    pub(crate) current_limits: bool,
     pub(crate) header_names: HeaderNames,
     pub(crate) retry_after: RetryAfter,
     pub(crate) key_prefix: String,

@@ -5,7 +5,7 @@
 use crate::decl::{Limit, Provider};
 use crate::limiter::{Core, FailureMode, RetryAfter};
 use crate::registry::LimitSource;
-use crate::{Key, Request, RequestLimit, Response};
+use crate::{CurrentLimits, Key, Request, RequestLimit, Response};
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -183,12 +183,17 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         match decide_now(&self.cell, &request) {
-            Immediate::Serve(headers) => LimitFuture::Inner {
-                future: self.inner.call(request),
-                headers,
-            },
+            Immediate::Serve(headers, current) => {
+                if let Some(current) = current {
+                    request.extensions_mut().insert(current);
+                }
+                LimitFuture::Inner {
+                    future: self.inner.call(request),
+                    headers,
+                }
+            }
             Immediate::Respond(response) => LimitFuture::Ready {
                 response: Some(response),
             },
@@ -249,8 +254,11 @@ where
 
 /// What `call` could decide without waiting.
 enum Immediate {
-    /// Run the handler, then add these headers.
-    Serve(Option<(Arc<ResolvedRoute>, HeaderInfo)>),
+    /// Run the handler (with these current limits, if enabled), then add these headers.
+    Serve(
+        Option<(Arc<ResolvedRoute>, HeaderInfo)>,
+        Option<CurrentLimits>,
+    ),
     /// Answer this, without the handler.
     Respond(Response),
     /// The decision needs the storage's future (or the response, for `deduct_when`).
@@ -276,14 +284,14 @@ fn decide_now(cell: &HandlerCell, request: &Request) -> Immediate {
         return Immediate::Later;
     }
     if !core.enabled || core.request_filters.iter().any(|filter| filter(request)) {
-        return Immediate::Serve(None);
+        return Immediate::Serve(None, no_limits(core));
     }
     let prepared = prepare(route, request, false);
     // The memory storage never waits: its futures are ready on the first poll.
     match now_or_never(evaluate(route, &prepared, &core.primary)) {
-        Some(Ok(Outcome::Pass { header, .. })) => {
-            Immediate::Serve(header.map(|header| (route.clone(), header)))
-        }
+        Some(Ok(Outcome::Pass {
+            header, current, ..
+        })) => Immediate::Serve(header.map(|header| (route.clone(), header)), current),
         Some(Ok(Outcome::Reject(response))) => Immediate::Respond(response),
         Some(Err(error)) => fail(core, route, &error),
         None => fail(core, route, &"the memory storage did not decide at once"),
@@ -296,13 +304,18 @@ fn fail(core: &Core, route: &ResolvedRoute, error: &dyn std::fmt::Display) -> Im
     match core.failure_mode {
         FailureMode::FailOpen => {
             tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit. Swallowing error");
-            Immediate::Serve(None)
+            Immediate::Serve(None, no_limits(core))
         }
         FailureMode::FailClosed(status) => {
             tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit; failing closed with {status}");
             Immediate::Respond(status_response(status))
         }
     }
+}
+
+/// The empty [`CurrentLimits`] of a request nothing was checked for, if handlers want them.
+fn no_limits(core: &Core) -> Option<CurrentLimits> {
+    core.current_limits.then(CurrentLimits::default)
 }
 
 /// Polls `future` once; its output if it was ready.
@@ -319,6 +332,8 @@ enum Outcome {
     Pass {
         header: Option<HeaderInfo>,
         deferred: Vec<Deferred>,
+        /// The evaluated limits, when handlers may ask for them.
+        current: Option<CurrentLimits>,
     },
     Reject(Response),
 }
@@ -338,7 +353,7 @@ struct Deferred {
     cost: u64,
 }
 
-async fn run<I>(cell: Arc<HandlerCell>, inner: I, request: Request) -> Response
+async fn run<I>(cell: Arc<HandlerCell>, inner: I, mut request: Request) -> Response
 where
     I: Service<Request, Response = Response, Error = Infallible>,
 {
@@ -352,6 +367,9 @@ where
     };
     let core = &route.core;
     if !core.enabled || core.request_filters.iter().any(|filter| filter(&request)) {
+        if let Some(current) = no_limits(core) {
+            request.extensions_mut().insert(current);
+        }
         return call(inner, request).await;
     }
     let (mut backend, mut in_fallback) = core.current_backend().await;
@@ -374,6 +392,9 @@ where
         Err(error) => match core.failure_mode {
             FailureMode::FailOpen => {
                 tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit. Swallowing error");
+                if let Some(current) = no_limits(core) {
+                    request.extensions_mut().insert(current);
+                }
                 return call(inner, request).await;
             }
             FailureMode::FailClosed(status) => {
@@ -384,7 +405,14 @@ where
     };
     match outcome {
         Outcome::Reject(response) => response,
-        Outcome::Pass { header, deferred } => {
+        Outcome::Pass {
+            header,
+            deferred,
+            current,
+        } => {
+            if let Some(current) = current {
+                request.extensions_mut().insert(current);
+            }
             let mut response = match inner.oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -743,20 +771,48 @@ async fn evaluate(
     }
 
     // The header limit: the smallest-window non-shared limit, else the smallest-window one.
-    let header = if core.headers_enabled {
+    let header_position = || {
         results
             .iter()
-            .find(|(index, _)| !items[*index].shared)
-            .or_else(|| results.first())
-            .map(|&(index, decision)| HeaderInfo {
+            .position(|(index, _)| !items[*index].shared)
+            .or_else(|| (!results.is_empty()).then_some(0))
+    };
+    let header = if core.headers_enabled {
+        header_position().map(|position| {
+            let (index, decision) = results[position];
+            HeaderInfo {
                 amount: items[index].rate.amount(),
                 remaining: decision.remaining,
                 reset_at: decision.reset_at,
-            })
+            }
+        })
     } else {
         None
     };
-    Ok(Outcome::Pass { header, deferred })
+    // Flask-Limiter's `current_limits` (§4.12): only built when handlers may ask for it, so
+    // the allowed path stays free of these allocations otherwise.
+    let current = core.current_limits.then(|| {
+        let limits = results
+            .iter()
+            .map(|&(index, decision)| {
+                let item = &items[index];
+                RequestLimit {
+                    limit: item.rate,
+                    key: item.rate.key_for(&ids[index][skip..]),
+                    breached: !decision.allowed,
+                    shared: item.shared,
+                    remaining: decision.remaining,
+                    reset_at: reset_header(decision.reset_at),
+                }
+            })
+            .collect();
+        CurrentLimits::new(limits, header_position())
+    });
+    Ok(Outcome::Pass {
+        header,
+        deferred,
+        current,
+    })
 }
 
 fn dynamic_limits(core: &Core, source: &str) -> Option<Arc<[RateLimit]>> {

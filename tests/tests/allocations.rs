@@ -131,6 +131,15 @@ fn layered() -> axum::Router {
 }
 
 fn limited(strategy: Strategy, limits: &[&'static str], headers: bool) -> axum::Router {
+    limited_with(strategy, limits, headers, false)
+}
+
+fn limited_with(
+    strategy: Strategy,
+    limits: &[&'static str],
+    headers: bool,
+    current_limits: bool,
+) -> axum::Router {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -140,6 +149,7 @@ fn limited(strategy: Strategy, limits: &[&'static str], headers: bool) -> axum::
                 .default_limits(limits.iter().copied())
                 .strategy(strategy)
                 .headers_enabled(headers)
+                .current_limits(current_limits)
                 .build(),
         )
         .unwrap();
@@ -187,7 +197,9 @@ fn the_429_path_allocates_less_than_serving() {
 }
 
 /// Not a target: reported for BENCHMARKS.md. The moving window stores one timestamp per hit
-/// (its deque grows, amortised), and the rate-limit headers are values built per response.
+/// (its deque grows, amortised), the rate-limit headers are values built per response, and the
+/// opt-in `CurrentLimits` (`LimiterBuilder::current_limits`) builds a list, its keys and a
+/// request extension.
 #[test]
 fn report_the_other_paths() {
     let bare = allocations_per_request(&mut bare(), StatusCode::OK);
@@ -199,8 +211,12 @@ fn report_the_other_paths() {
         &mut limited(Strategy::FixedWindow, &NEVER_REACHED, true),
         StatusCode::OK,
     );
+    let current = allocations_per_request(
+        &mut limited_with(Strategy::FixedWindow, &NEVER_REACHED, false, true),
+        StatusCode::OK,
+    );
     println!(
         "allocations per request: bare axum {bare}, moving window {moving}, \
-         fixed window with headers {headers}"
+         fixed window with headers {headers}, fixed window with current limits {current}"
     );
 }

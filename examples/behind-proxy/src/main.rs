@@ -1,0 +1,46 @@
+//! Behind a reverse proxy: the peer address is the proxy's, so clients are keyed by
+//! `X-Forwarded-For` / `Forwarded` — but only when the request comes from a trusted proxy
+//! (here 127.0.0.1), read right to left, so a client cannot pick its own key.
+//!
+//! ```sh
+//! cargo run -p behind-proxy                   # serves on 127.0.0.1:5000 (or $PORT)
+//! curl -H 'x-forwarded-for: 203.0.113.7' localhost:5000/whoami   # 203.0.113.7, 200 twice
+//! curl -H 'x-forwarded-for: 198.51.100.9' localhost:5000/whoami  # another client: its own count
+//! curl -H 'x-forwarded-for: 1.2.3.4, 203.0.113.7' localhost:5000/whoami  # counted as 203.0.113.7
+//! ```
+//!
+//! Change the trusted network to `10.0.0.0/8` and every curl is keyed by 127.0.0.1: the
+//! headers of an untrusted peer are ignored.
+
+use limiter_axum::routing::get;
+use limiter_axum::{ForwardedKey, Limiter, Request, Router};
+use std::net::SocketAddr;
+
+fn key() -> ForwardedKey {
+    ForwardedKey::new().trust_proxy("127.0.0.1/32".parse().expect("a network"))
+}
+
+async fn whoami(request: Request) -> String {
+    match key().client_ip(&request) {
+        Some(ip) => format!("{ip}\n"),
+        None => "unknown\n".to_owned(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let limiter = Limiter::new(key())
+        .default_limits(["2 per minute"])
+        .build()
+        .await?;
+    let app = Router::new()
+        .route("/whoami", get(whoami))
+        .with_limiter(&limiter)?;
+
+    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".to_owned());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Counters in Redis, shared by every instance of the app: `REDIS_URL` (default
+//! `redis://127.0.0.1:6379`). The limiter connects when it is built, so an unreachable server
+//! stops the app at start-up with a clear error instead of failing requests later.
+//!
+//! ```sh
+//! docker run --rm -p 6379:6379 redis:7        # or any Redis/Valkey
+//! cargo run -p redis-storage                  # serves on 127.0.0.1:5000 (or $PORT)
+//! curl localhost:5000/count                   # 200 three times a minute, then 429
+//! redis-cli keys 'LIMITS:*'                   # the counters live in Redis
+//! PORT=5001 cargo run -p redis-storage        # a second instance shares the same counters
+//! ```
+
+use limiter_axum::routing::get;
+use limiter_axum::{get_remote_address, Limiter, Router, Strategy};
+use std::net::SocketAddr;
+
+async fn count() -> &'static str {
+    "counted in redis\n"
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let built = Limiter::new(get_remote_address)
+        .default_limits(["3 per minute"])
+        .storage_uri(url.as_str())
+        .strategy(Strategy::SlidingWindowCounter)
+        .build()
+        .await;
+    let limiter = built.unwrap_or_else(|error| {
+        eprintln!("error: cannot use Redis at {url} (set REDIS_URL): {error}");
+        std::process::exit(1)
+    });
+    let app = Router::new()
+        .route("/count", get(count))
+        .with_limiter(&limiter)?;
+
+    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".to_owned());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    println!(
+        "listening on http://{}, counting in {url}",
+        listener.local_addr()?
+    );
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).await?;
+    Ok(())
+}
