@@ -290,3 +290,25 @@ pub async fn sentinel_master(sentinel_port: &str) -> String {
         .expect("SENTINEL get-master-addr-by-name");
     format!("{host}:{port}")
 }
+
+/// The storage of the app-level feature tests: `None` (the limiter's default, memory) for
+/// `tests/features.rs`, and a real Redis — under a Redis key prefix of its own, so that tests
+/// running at once never share a counter — when the same tests run from
+/// `tests/features_redis.rs`, which includes that file as its module `features`.
+///
+/// `module` is the caller's `module_path!()`.
+pub async fn feature_storage(module: &str, test: &str) -> Option<limiter_core::Storage> {
+    if !module.starts_with("features_redis") {
+        return None;
+    }
+    let Some(url) = server_env("LIMITER_TEST_REDIS_URL", test) else {
+        println!("SKIPPED on Redis: {test} runs on memory storage instead");
+        return None;
+    };
+    let storage = limiter_core::RedisStorage::builder(url)
+        .key_prefix(suite::unique_id("features"))
+        .build()
+        .await
+        .expect("connect to the test Redis");
+    Some(storage.into())
+}

@@ -15,7 +15,13 @@ async fn ok() -> &'static str {
     "ok"
 }
 
+/// Builds the limiter — on memory storage here, on Redis when `features_redis.rs` runs these
+/// same tests — and serves the router over real HTTP.
 async fn app(builder: LimiterBuilder, router: Router) -> (Limiter, Server) {
+    let builder = match limiter_tests::feature_storage(module_path!(), "features").await {
+        Some(storage) => builder.storage(storage),
+        None => builder,
+    };
     let limiter = builder.build().await.unwrap();
     let app = router.with_limiter(&limiter).unwrap();
     (limiter, serve(app).await)
