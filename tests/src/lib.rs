@@ -291,14 +291,15 @@ pub async fn sentinel_master(sentinel_port: &str) -> String {
     format!("{host}:{port}")
 }
 
-/// The storage of the app-level feature tests: `None` (the limiter's default, memory) for
-/// `tests/features.rs`, and a real Redis — under a Redis key prefix of its own, so that tests
-/// running at once never share a counter — when the same tests run from
-/// `tests/features_redis.rs`, which includes that file as its module `features`.
+/// The storage of the app-level feature tests: `None` (the limiter's default, memory) when a test
+/// file runs as itself, and a real Redis — under a Redis key prefix of its own, so that tests
+/// running at once never share a counter — when the same tests run from a `*_redis.rs` test
+/// file that includes them as a module (`features_redis.rs`, `app_features_redis.rs`).
 ///
 /// `module` is the caller's `module_path!()`.
 pub async fn feature_storage(module: &str, test: &str) -> Option<limiter_core::Storage> {
-    if !module.starts_with("features_redis") {
+    let crate_name = module.split("::").next().unwrap_or_default();
+    if !crate_name.ends_with("_redis") {
         return None;
     }
     let Some(url) = server_env("LIMITER_TEST_REDIS_URL", test) else {
@@ -311,4 +312,17 @@ pub async fn feature_storage(module: &str, test: &str) -> Option<limiter_core::S
         .await
         .expect("connect to the test Redis");
     Some(storage.into())
+}
+
+/// Builds a limiter for an app-level test on the storage [`feature_storage`] picks for the calling
+/// test file (`module_path!()`): memory, or Redis when the file runs from a `*_redis.rs` file.
+pub async fn build_limiter(
+    builder: limiter_axum::LimiterBuilder,
+    module: &str,
+) -> limiter_axum::Limiter {
+    let builder = match feature_storage(module, module).await {
+        Some(storage) => builder.storage(storage),
+        None => builder,
+    };
+    builder.build().await.expect("build the limiter")
 }

@@ -23,12 +23,13 @@ async fn health() -> &'static str {
 
 #[tokio::test]
 async fn nested_blueprints_follow_the_code_not_the_docs() {
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["100 per hour"])
-        .application_limits(["1000 per day"])
-        .build()
-        .await
-        .unwrap();
+    let limiter = limiter_tests::build_limiter(
+        Limiter::new(get_remote_address)
+            .default_limits(["100 per hour"])
+            .application_limits(["1000 per day"]),
+        module_path!(),
+    )
+    .await;
     let grandchild = Router::named("grandchild")
         .route("/g", get(grand))
         .limit("10 per minute");
@@ -90,11 +91,11 @@ async fn nested_blueprints_follow_the_code_not_the_docs() {
 
 #[tokio::test]
 async fn exempt_blueprints_and_descendents() {
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["1 per minute"])
-        .build()
-        .await
-        .unwrap();
+    let limiter = limiter_tests::build_limiter(
+        Limiter::new(get_remote_address).default_limits(["1 per minute"]),
+        module_path!(),
+    )
+    .await;
     // Default flags include META: no blueprint limits, no defaults.
     let open = Router::named("open")
         .route("/x", get(handler))

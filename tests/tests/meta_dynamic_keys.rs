@@ -12,12 +12,13 @@ async fn ok() -> &'static str {
 
 #[tokio::test]
 async fn meta_limits_ban_repeated_offenders_everywhere() {
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["100 per minute"])
-        .meta_limits(["2 per hour"])
-        .build()
-        .await
-        .unwrap();
+    let limiter = limiter_tests::build_limiter(
+        Limiter::new(get_remote_address)
+            .default_limits(["100 per minute"])
+            .meta_limits(["2 per hour"]),
+        module_path!(),
+    )
+    .await;
     let app = Router::new()
         .route("/a", get(ok).limit("1 per minute"))
         .route("/b", get(ok))
@@ -32,7 +33,8 @@ async fn meta_limits_ban_repeated_offenders_everywhere() {
 
 #[tokio::test]
 async fn dynamic_limits_per_user_tier() {
-    let limiter = Limiter::new(get_remote_address).build().await.unwrap();
+    let limiter =
+        limiter_tests::build_limiter(Limiter::new(get_remote_address), module_path!()).await;
     let tiered = Limit::dynamic(|request| {
         match request
             .headers()
@@ -74,11 +76,11 @@ async fn dynamic_limits_per_user_tier() {
 #[tokio::test]
 async fn forwarded_headers_are_ignored_unless_the_proxy_is_trusted() {
     // No trusted proxy: X-Forwarded-For cannot be used to dodge the limit.
-    let limiter = Limiter::new(ForwardedKey::new())
-        .default_limits(["1 per minute"])
-        .build()
-        .await
-        .unwrap();
+    let limiter = limiter_tests::build_limiter(
+        Limiter::new(ForwardedKey::new()).default_limits(["1 per minute"]),
+        module_path!(),
+    )
+    .await;
     let app = Router::new()
         .route("/a", get(ok))
         .with_limiter(&limiter)
@@ -91,11 +93,12 @@ async fn forwarded_headers_are_ignored_unless_the_proxy_is_trusted() {
 
     // The test client connects from 127.0.0.1, trusted here: the right-most untrusted address
     // is the client, so a forged left-most entry does not matter.
-    let limiter = Limiter::new(ForwardedKey::new().trust_proxy("127.0.0.1/32".parse().unwrap()))
-        .default_limits(["1 per minute"])
-        .build()
-        .await
-        .unwrap();
+    let limiter = limiter_tests::build_limiter(
+        Limiter::new(ForwardedKey::new().trust_proxy("127.0.0.1/32".parse().unwrap()))
+            .default_limits(["1 per minute"]),
+        module_path!(),
+    )
+    .await;
     let app = Router::new()
         .route("/a", get(ok))
         .with_limiter(&limiter)
@@ -120,11 +123,11 @@ async fn forwarded_headers_are_ignored_unless_the_proxy_is_trusted() {
 
 #[tokio::test]
 async fn get_remote_address_uses_the_peer() {
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["1 per minute"])
-        .build()
-        .await
-        .unwrap();
+    let limiter = limiter_tests::build_limiter(
+        Limiter::new(get_remote_address).default_limits(["1 per minute"]),
+        module_path!(),
+    )
+    .await;
     let app = Router::new()
         .route("/a", get(ok))
         .with_limiter(&limiter)
