@@ -125,32 +125,21 @@ pub enum StorageError {
     },
 }
 
-/// The schemes this build of the crate can open.
 /// The schemes this build of the crate can open (backends are Cargo features).
 fn available_backends() -> &'static str {
     static AVAILABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     AVAILABLE.get_or_init(|| {
-        let mut schemes = vec!["memory"];
-        if cfg!(feature = "redis") {
-            schemes.extend([
-                "redis",
-                "rediss",
-                "redis+unix",
-                "redis+cluster",
-                "redis+sentinel",
-                "valkey",
-                "valkeys",
-                "valkey+unix",
-                "valkey+cluster",
-                "valkey+sentinel",
-            ]);
-        }
-        if cfg!(feature = "memcached") {
-            schemes.push("memcached");
-        }
-        if cfg!(feature = "mongodb") {
-            schemes.extend(["mongodb", "mongodb+srv"]);
-        }
+        let built = |scheme: &str| match scheme {
+            "memory" => true,
+            "memcached" => cfg!(feature = "memcached"),
+            mongodb if mongodb.starts_with("mongodb") => cfg!(feature = "mongodb"),
+            // redis…, valkey…
+            _ => cfg!(feature = "redis"),
+        };
+        let schemes: Vec<&str> = crate::uri::SCHEMES
+            .into_iter()
+            .filter(|scheme| built(scheme))
+            .collect();
         schemes.join(", ")
     })
 }
