@@ -4,7 +4,7 @@
 use crate::decl::Limit;
 use crate::limiter::{BuildError, Limiter};
 use crate::resolve::{resolve, Blueprint, RouteRecord};
-use crate::service::{HandlerCell, LimitLayer};
+use crate::service::{HandlerCell, LimitedHandler};
 use crate::ExemptionScope;
 use axum::handler::Handler;
 use axum::http::Method;
@@ -14,8 +14,12 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+/// Builds axum's method router of a handler around its route's check, once per
+/// [`Router::route`] (a method router added at two paths gets two checks).
+type MakeRouter<S> = Arc<dyn Fn(Arc<HandlerCell>) -> axum::routing::MethodRouter<S> + Send + Sync>;
+
 pub(crate) struct HandlerEntry<S> {
-    pub(crate) router: axum::routing::MethodRouter<S>,
+    pub(crate) make_router: MakeRouter<S>,
     pub(crate) methods: Vec<Method>,
     pub(crate) name: Option<String>,
     pub(crate) limits: Vec<Limit>,
@@ -25,7 +29,7 @@ pub(crate) struct HandlerEntry<S> {
 impl<S: Clone> Clone for HandlerEntry<S> {
     fn clone(&self) -> Self {
         HandlerEntry {
-            router: self.router.clone(),
+            make_router: self.make_router.clone(),
             methods: self.methods.clone(),
             name: self.name.clone(),
             limits: self.limits.clone(),
@@ -96,9 +100,13 @@ fn filter_methods(filter: MethodFilter) -> Vec<Method> {
     methods
 }
 
-fn entry<H, S>(router: axum::routing::MethodRouter<S>, methods: Vec<Method>) -> HandlerEntry<S>
+/// The entry of `handler`, routed for `filter`'s methods (every method, as axum's `any`, for
+/// `None`), with the limits its attributes declared.
+fn entry<H, T, S>(filter: Option<MethodFilter>, handler: H, methods: Vec<Method>) -> HandlerEntry<S>
 where
-    H: 'static,
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
 {
     let declared = crate::registration::declared_for(TypeId::of::<H>());
     let name = declared.name.map(str::to_owned).or_else(|| {
@@ -106,8 +114,15 @@ where
         let last = full.rsplit("::").next().unwrap_or(full);
         (!last.contains('{') && !last.contains('<')).then(|| last.to_owned())
     });
+    let make_router: MakeRouter<S> = Arc::new(move |cell| {
+        let limited = LimitedHandler::new(handler.clone(), cell);
+        match filter {
+            Some(filter) => axum::routing::on(filter, limited),
+            None => axum::routing::any(limited),
+        }
+    });
     HandlerEntry {
-        router,
+        make_router,
         methods,
         name,
         limits: declared.limits,
@@ -123,10 +138,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     MethodRouter {
-        handlers: vec![entry::<H, S>(
-            axum::routing::on(filter, handler),
-            filter_methods(filter),
-        )],
+        handlers: vec![entry(Some(filter), handler, filter_methods(filter))],
     }
 }
 
@@ -147,10 +159,7 @@ where
         .or(MethodFilter::TRACE)
         .or(MethodFilter::CONNECT);
     MethodRouter {
-        handlers: vec![entry::<H, S>(
-            axum::routing::any(handler),
-            filter_methods(all),
-        )],
+        handlers: vec![entry(None, handler, filter_methods(all))],
     }
 }
 
@@ -193,10 +202,8 @@ where
         H: Handler<T, S>,
         T: 'static,
     {
-        self.handlers.push(entry::<H, S>(
-            axum::routing::on(filter, handler),
-            filter_methods(filter),
-        ));
+        self.handlers
+            .push(entry(Some(filter), handler, filter_methods(filter)));
         self
     }
 
@@ -374,10 +381,10 @@ where
         let mut merged: Option<axum::routing::MethodRouter<S>> = None;
         for handler in method_router.handlers {
             let cell = Arc::new(HandlerCell::default());
-            let layered = handler.router.route_layer(LimitLayer::new(cell.clone()));
+            let routed = (handler.make_router)(cell.clone());
             merged = Some(match merged {
-                None => layered,
-                Some(merged) => merged.merge(layered),
+                None => routed,
+                Some(merged) => merged.merge(routed),
             });
             let name = handler.name.unwrap_or_else(|| path.to_owned());
             self.routes.push(RouteRecord {

@@ -1,12 +1,13 @@
-//! The per-route check: a native tower [`Layer`]/[`Service`] installed with `route_layer` on
-//! each handler, so it runs after routing (the handler's limits are known) and before the
-//! handler (nothing of a rejected handler runs).
+//! The per-route check: each handler is wrapped in a [`LimitedHandler`], so the check runs after
+//! routing (the handler's limits are known) and before the handler (nothing of a rejected
+//! handler runs, not even its extractors).
 
 use crate::decl::{Limit, Provider};
 use crate::limiter::{Core, FailureMode, RetryAfter};
 use crate::registry::LimitSource;
 use crate::{CurrentLimits, Key, Request, RequestLimit, Response};
 use axum::body::{Body, Bytes};
+use axum::handler::Handler;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use limiter_core::{
@@ -14,14 +15,12 @@ use limiter_core::{
 };
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
-use tower::{Layer, Service};
 
 /// How an entry takes part in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,58 +138,42 @@ pub(crate) struct HandlerCell {
     pub(crate) resolved: OnceLock<Arc<ResolvedRoute>>,
 }
 
-/// The layer installed on each handler.
+/// A handler wrapped with its route's check: what [`Router::route`](crate::Router::route) gives
+/// axum in place of the user's handler.
+///
+/// Wrapping the handler itself, rather than adding a `route_layer`, keeps the route exactly as
+/// axum builds a bare one (one boxed route cloned per request, one boxed future): a layered
+/// route costs axum a second clone and a second boxed future per request. The check still runs
+/// after routing and before the handler's extractors, so nothing of a rejected handler runs.
 #[derive(Clone)]
-pub(crate) struct LimitLayer {
+pub(crate) struct LimitedHandler<H> {
+    handler: H,
     cell: Arc<HandlerCell>,
 }
 
-impl LimitLayer {
-    pub(crate) fn new(cell: Arc<HandlerCell>) -> Self {
-        LimitLayer { cell }
+impl<H> LimitedHandler<H> {
+    pub(crate) fn new(handler: H, cell: Arc<HandlerCell>) -> Self {
+        LimitedHandler { handler, cell }
     }
 }
 
-impl<I> Layer<I> for LimitLayer {
-    type Service = LimitService<I>;
-    fn layer(&self, inner: I) -> Self::Service {
-        LimitService {
-            inner,
-            cell: self.cell.clone(),
-        }
-    }
-}
+type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-/// The per-handler check.
-#[derive(Clone)]
-pub(crate) struct LimitService<I> {
-    inner: I,
-    cell: Arc<HandlerCell>,
-}
-
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-impl<I> Service<Request> for LimitService<I>
+impl<H, T, S> Handler<T, S> for LimitedHandler<H>
 where
-    I: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    I::Future: Send + 'static,
+    H: Handler<T, S>,
+    S: Send + 'static,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = LimitFuture<I::Future>;
+    type Future = LimitFuture<H::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn call(self, mut request: Request, state: S) -> Self::Future {
         match decide_now(&self.cell, &request) {
             Immediate::Serve(headers, current) => {
                 if let Some(current) = current {
                     request.extensions_mut().insert(current);
                 }
                 LimitFuture::Inner {
-                    future: self.inner.call(request),
+                    future: self.handler.call(request, state),
                     headers,
                 }
             }
@@ -198,11 +181,11 @@ where
                 response: Some(response),
             },
             Immediate::Later => {
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
-                let cell = self.cell.clone();
+                let LimitedHandler { handler, cell } = self;
                 LimitFuture::Boxed {
-                    future: Box::pin(async move { Ok(run(cell, inner, request).await) }),
+                    future: Box::pin(run(cell, request, move |request| {
+                        handler.call(request, state)
+                    })),
                 }
             }
         }
@@ -210,8 +193,8 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`LimitService`]: on memory storage the decision is taken in `call` and the
-    /// future is the handler's own (plus the headers to add) or the ready 429, with nothing
+    /// The future of [`LimitedHandler`]: on memory storage the decision is taken in `call` and
+    /// the future is the handler's own (plus the headers to add) or the ready 429, with nothing
     /// boxed; network storages and `deduct_when` limits go through a boxed future.
     #[project = LimitFutureProjection]
     pub(crate) enum LimitFuture<F> {
@@ -230,21 +213,21 @@ pin_project_lite::pin_project! {
 
 impl<F> Future for LimitFuture<F>
 where
-    F: Future<Output = Result<Response, Infallible>>,
+    F: Future<Output = Response>,
 {
-    type Output = Result<Response, Infallible>;
+    type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             LimitFutureProjection::Inner { future, headers } => {
-                let Ok(mut response) = std::task::ready!(future.poll(cx));
+                let mut response = std::task::ready!(future.poll(cx));
                 if let Some((route, header)) = headers.take() {
                     write_headers(&route.core, &mut response, header);
                 }
-                Poll::Ready(Ok(response))
+                Poll::Ready(response)
             }
             LimitFutureProjection::Ready { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
+                Some(response) => Poll::Ready(response),
                 None => panic!("LimitFuture polled after completion"),
             },
             LimitFutureProjection::Boxed { future } => future.as_mut().poll(cx),
@@ -353,11 +336,12 @@ struct Deferred {
     cost: u64,
 }
 
-async fn run<I>(cell: Arc<HandlerCell>, inner: I, mut request: Request) -> Response
+/// The check that waits on the storage (or counts after the response), then `handler`.
+async fn run<C, F>(cell: Arc<HandlerCell>, mut request: Request, handler: C) -> Response
 where
-    I: Service<Request, Response = Response, Error = Infallible>,
+    C: FnOnce(Request) -> F,
+    F: Future<Output = Response>,
 {
-    use tower::ServiceExt;
     let Some(route) = cell.resolved.get() else {
         tracing::error!(
             path = %request.uri().path(),
@@ -370,7 +354,7 @@ where
         if let Some(current) = no_limits(core) {
             request.extensions_mut().insert(current);
         }
-        return call(inner, request).await;
+        return handler(request).await;
     }
     let (mut backend, mut in_fallback) = core.current_backend().await;
     let prepared = prepare(route, &request, in_fallback);
@@ -395,7 +379,7 @@ where
                 if let Some(current) = no_limits(core) {
                     request.extensions_mut().insert(current);
                 }
-                return call(inner, request).await;
+                return handler(request).await;
             }
             FailureMode::FailClosed(status) => {
                 tracing::error!(%error, endpoint = %route.endpoint, "Failed to rate limit; failing closed with {status}");
@@ -413,10 +397,7 @@ where
             if let Some(current) = current {
                 request.extensions_mut().insert(current);
             }
-            let mut response = match inner.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
+            let mut response = handler(request).await;
             let entries = if in_fallback && !route.fallback_entries.is_empty() {
                 &route.fallback_entries
             } else {
@@ -431,17 +412,6 @@ where
             }
             response
         }
-    }
-}
-
-async fn call<I>(inner: I, request: Request) -> Response
-where
-    I: Service<Request, Response = Response, Error = Infallible>,
-{
-    use tower::ServiceExt;
-    match inner.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
     }
 }
 
