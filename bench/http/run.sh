@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # HTTP load benchmark: bare axum, our limiter (memory: each strategy, the 429 path; Redis: one
-# and three limits), tower_governor (allowed and 429 paths), optionally Flask / Flask-Limiter.
+# and three limits, the 429 path with the over-limit cache), a hand-written Redis Lua INCR+EXPIRE
+# middleware (the Redis reference), tower_governor (allowed and 429 paths), optionally Flask /
+# Flask-Limiter.
 #
-#   bench/http/run.sh                 # default: 5 repetitions × 10 s per app (~13 min)
+#   bench/http/run.sh                 # default: 5 repetitions × 10 s per app (~16 min)
 #   bench/http/run.sh --quick         # 3 repetitions × 4 s
 #   bench/http/run.sh --flask         # also bare Flask and Flask-Limiter under gunicorn (2 workers)
 #   bench/http/run.sh --reps 7 --duration 15 --threads 2 --connections 64 --warmup 2
@@ -17,7 +19,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=5 DURATION=10 WARMUP=2 THREADS=2 CONNECTIONS=64 FLASK=0 BUILD=1
-APPS="bare limiter-memory-fixed limiter-memory-moving limiter-memory-sliding limiter-429 limiter-redis-1 limiter-redis-3 tower-governor tower-governor-429"
+APPS="bare limiter-memory-fixed limiter-memory-moving limiter-memory-sliding limiter-429 limiter-redis-429 redis-lua-baseline limiter-redis-1 limiter-redis-3 tower-governor tower-governor-429"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) REPS=3 DURATION=4 WARMUP=1 ;;
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         --apps) APPS=$2; shift ;;
         --flask) FLASK=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift

@@ -37,6 +37,14 @@ pub async fn limiter_app(strategy: Strategy, limits: &[&str], uri: &str) -> axum
         .strategy(strategy)
         .build()
         .await;
+    limiter_router(built)
+}
+
+/// `/fast` under the limiter `built`, as [`limiter_app`] serves it, for apps that configure the
+/// limiter themselves (e.g. with a ready storage).
+///
+/// Exits with status 3 (the runner skips the app) when the storage backend is not built in.
+pub fn limiter_router(built: Result<Limiter, limiter_axum::BuildError>) -> axum::Router {
     let limiter = match built {
         Ok(limiter) => limiter,
         Err(limiter_axum::BuildError::Storage(
