@@ -4,8 +4,14 @@
 //! the quickstart's two default limits never reached, keyed by peer IP), our 429 path, and the
 //! key extraction alone.
 //!
+//! Header rendering: `*-headers` are the same fixed-window apps with `headers_enabled(true)`
+//! (`X-RateLimit-Limit`, `-Remaining`, `-Reset` and `Retry-After` on every response, the last as
+//! delta seconds; `-http-date` renders it as an HTTP date instead), so the difference with the
+//! app without `-headers` is the cost of rendering them.
+//!
 //! ```sh
 //! cargo bench -p limiter-axum --bench service
+//! cargo bench -p limiter-axum --bench service -- headers   # only the header-rendering pairs
 //! ```
 
 use axum::body::Body;
@@ -13,7 +19,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
 use limiter_axum::routing::get;
-use limiter_axum::{get_remote_address, ForwardedKey, KeyFunc, Limiter, Strategy};
+use limiter_axum::{
+    get_remote_address, ForwardedKey, KeyFunc, Limiter, LimiterBuilder, RetryAfter, Strategy,
+};
 use std::future::Future;
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -43,18 +51,34 @@ fn serve(app: &mut axum::Router, request: Request<Body>) -> StatusCode {
     }
 }
 
+/// Whether the app's answer to one request carries `X-RateLimit-Limit` (a set-up check that the
+/// `*-headers` apps render what they claim to).
+fn renders_headers(app: &mut axum::Router) -> bool {
+    let mut context = Context::from_waker(Waker::noop());
+    let future = app.call(request());
+    match pin!(future).poll(&mut context) {
+        Poll::Ready(Ok(response)) => response.headers().contains_key("x-ratelimit-limit"),
+        _ => unreachable!("the app answers at once"),
+    }
+}
+
 fn limited(strategy: Strategy, limits: &[&'static str]) -> axum::Router {
+    limited_with(strategy, limits, |builder| builder)
+}
+
+/// [`limited`] with more settings applied to the builder.
+fn limited_with(
+    strategy: Strategy,
+    limits: &[&'static str],
+    configure: impl FnOnce(LimiterBuilder) -> LimiterBuilder,
+) -> axum::Router {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let limiter = runtime
-        .block_on(
-            Limiter::new(get_remote_address)
-                .default_limits(limits.iter().copied())
-                .strategy(strategy)
-                .build(),
-        )
-        .unwrap();
+    let builder = Limiter::new(get_remote_address)
+        .default_limits(limits.iter().copied())
+        .strategy(strategy);
+    let limiter = runtime.block_on(configure(builder).build()).unwrap();
     limiter_axum::Router::new()
         .route("/fast", get(fast))
         .with_limiter(&limiter)
@@ -88,6 +112,35 @@ fn bench_service(criterion: &mut Criterion) {
     let mut rejecting = limited(Strategy::FixedWindow, &["1 per day"]);
     serve(&mut rejecting, request());
     apps.push(("limiter-429", rejecting, StatusCode::TOO_MANY_REQUESTS));
+
+    // Header rendering: the fixed-window apps above again, with headers on.
+    let headers = |builder: LimiterBuilder| builder.headers_enabled(true);
+    let http_date = |builder: LimiterBuilder| {
+        builder
+            .headers_enabled(true)
+            .retry_after(RetryAfter::HttpDate)
+    };
+    apps.push((
+        "limiter-fixed-window-headers",
+        limited_with(Strategy::FixedWindow, &never, headers),
+        StatusCode::OK,
+    ));
+    apps.push((
+        "limiter-fixed-window-headers-http-date",
+        limited_with(Strategy::FixedWindow, &never, http_date),
+        StatusCode::OK,
+    ));
+    let mut rejecting = limited_with(Strategy::FixedWindow, &["1 per day"], headers);
+    serve(&mut rejecting, request());
+    apps.push((
+        "limiter-429-headers",
+        rejecting,
+        StatusCode::TOO_MANY_REQUESTS,
+    ));
+
+    for (name, app, _) in &mut apps {
+        assert_eq!(renders_headers(app), name.contains("-headers"), "{name}");
+    }
 
     let mut group = criterion.benchmark_group("request");
     for (name, app, status) in apps {
