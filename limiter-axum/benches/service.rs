@@ -12,12 +12,13 @@
 //! ```sh
 //! cargo bench -p limiter-axum --bench service
 //! cargo bench -p limiter-axum --bench service -- headers   # only the header-rendering pairs
+//! bench/instructions.sh                                    # instructions per request (callgrind)
 //! ```
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use limiter_axum::routing::get;
 use limiter_axum::{
     get_remote_address, ForwardedKey, KeyFunc, Limiter, LimiterBuilder, RetryAfter, Strategy,
@@ -85,9 +86,10 @@ fn limited_with(
         .unwrap()
 }
 
-fn bench_service(criterion: &mut Criterion) {
+/// Every app of the `request/` group: (name, router, the status it answers).
+fn apps() -> Vec<(&'static str, axum::Router, StatusCode)> {
     let never = ["1000000000 per minute", "1000000000 per second"];
-    let mut apps: Vec<(&str, axum::Router, StatusCode)> = vec![
+    let mut apps: Vec<(&'static str, axum::Router, StatusCode)> = vec![
         (
             "bare",
             axum::Router::new().route("/fast", axum::routing::get(fast)),
@@ -141,9 +143,12 @@ fn bench_service(criterion: &mut Criterion) {
     for (name, app, _) in &mut apps {
         assert_eq!(renders_headers(app), name.contains("-headers"), "{name}");
     }
+    apps
+}
 
+fn bench_service(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("request");
-    for (name, app, status) in apps {
+    for (name, app, status) in apps() {
         // As `axum::serve` does: handlers become routes once, not per call.
         let mut app = app.with_state::<()>(());
         group.bench_function(name, |bencher| {
@@ -169,5 +174,28 @@ fn bench_service(criterion: &mut Criterion) {
     });
 }
 
+/// Serves `count` requests through the app `name`, without criterion: the instruction-count mode
+/// (`bench/instructions.sh` runs it under callgrind, whose counts do not depend on the load of
+/// the machine).
+fn serve_only(name: &str, count: u64) {
+    let Some((_, app, status)) = apps().into_iter().find(|(app, _, _)| *app == name) else {
+        panic!("no app named {name}");
+    };
+    let mut app = app.with_state::<()>(());
+    for _ in 0..count {
+        assert_eq!(serve(&mut app, request()), status);
+    }
+}
+
 criterion_group!(benches, bench_service);
-criterion_main!(benches);
+
+fn main() {
+    // `LIMITER_BENCH_SERVE=<app>:<requests>`: the instruction-count mode.
+    if let Ok(spec) = std::env::var("LIMITER_BENCH_SERVE") {
+        let (name, count) = spec.split_once(':').expect("<app>:<requests>");
+        serve_only(name, count.parse().expect("a number of requests"));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
