@@ -1,6 +1,7 @@
 //! Key functions: who a request is counted against.
 
 use crate::Request;
+use arrayvec::ArrayString;
 use axum::extract::ConnectInfo;
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -32,33 +33,15 @@ enum KeyRepr<'a> {
 /// Room for the longest address text (45 bytes for an IPv4-mapped IPv6 address) and a `/128`.
 const INLINE_CAPACITY: usize = 54;
 
-#[derive(Clone, Copy)]
-struct InlineKey {
-    len: u8,
-    bytes: [u8; INLINE_CAPACITY],
-}
-
-impl fmt::Write for InlineKey {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let start = usize::from(self.len);
-        let end = start + text.len();
-        if end > INLINE_CAPACITY {
-            return Err(fmt::Error);
-        }
-        self.bytes[start..end].copy_from_slice(text.as_bytes());
-        self.len = end as u8;
-        Ok(())
-    }
-}
+/// An inline key: its text is known valid UTF-8, so reading it costs nothing (the key is read
+/// once per limit of every request).
+type InlineKey = ArrayString<INLINE_CAPACITY>;
 
 impl<'a> Key<'a> {
     /// Formats `value` inline when it fits (it always does for addresses and networks), else
     /// into a `String`.
     fn formatted(value: impl fmt::Display) -> Key<'a> {
-        let mut inline = InlineKey {
-            len: 0,
-            bytes: [0; INLINE_CAPACITY],
-        };
+        let mut inline = InlineKey::new();
         match write!(inline, "{value}") {
             Ok(()) => Key(KeyRepr::Inline(inline)),
             Err(_) => Key(KeyRepr::Cow(Cow::Owned(value.to_string()))),
@@ -71,14 +54,9 @@ impl<'a> Key<'a> {
             // Digit by digit: several times faster than going through `fmt` (this runs on every
             // request), and the same text as `Ipv4Addr`'s `Display`.
             IpAddr::V4(ip) => {
-                let mut inline = InlineKey {
-                    len: 0,
-                    bytes: [0; INLINE_CAPACITY],
-                };
-                let mut push = |byte: u8| {
-                    inline.bytes[usize::from(inline.len)] = byte;
-                    inline.len += 1;
-                };
+                let mut inline = InlineKey::new();
+                // At most 15 characters: always fits.
+                let mut push = |byte: u8| inline.push(char::from(byte));
                 for (index, octet) in ip.octets().into_iter().enumerate() {
                     if index > 0 {
                         push(b'.');
@@ -101,11 +79,7 @@ impl<'a> Key<'a> {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             KeyRepr::Cow(text) => text,
-            KeyRepr::Inline(inline) => {
-                let bytes = &inline.bytes[..usize::from(inline.len)];
-                // Only whole `&str`s are ever copied in (`write_str`), so this cannot fail.
-                std::str::from_utf8(bytes).unwrap_or_default()
-            }
+            KeyRepr::Inline(inline) => inline.as_str(),
         }
     }
 

@@ -4,7 +4,7 @@
 use crate::decl::{Limit, Provider};
 use crate::limiter::{BuildError, Limiter};
 use crate::registry::{LimitInfo, LimitSource, RouteInfo};
-use crate::service::{Entry, EntryKind, HandlerCell, ResolvedRoute};
+use crate::service::{plan, Entry, EntryKind, HandlerCell, ResolvedRoute};
 use crate::ExemptionScope;
 use axum::http::Method;
 use std::sync::Arc;
@@ -189,6 +189,7 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
     let _ = cell.resolved.set(Arc::new(ResolvedRoute {
         core: core.clone(),
         endpoint: endpoint.clone(),
+        plan: plan(&entries),
         entries,
         fallback_entries,
         meta: !exemption.contains(ExemptionScope::META),
