@@ -670,9 +670,8 @@ impl RedisStorage {
             other => other?,
         };
         let values = match reply {
-            Value::Array(values) => values,
-            Value::Nil => Vec::new(),
-            _ => return Err(unexpected("not an array")),
+            Value::BulkString(text) => scripts::split_reply(&text),
+            _ => return Err(unexpected("not a string")),
         };
         if values.len() % FIELDS_PER_HIT != 0 || values.len() / FIELDS_PER_HIT > call.hits.len() {
             return Err(unexpected("wrong number of values"));
@@ -1045,15 +1044,19 @@ fn decode(
         Strategy::MovingWindow => {
             // entries in the window, the oldest of them
             let count = count(a)?;
-            let reset_at = match b {
-                Value::BulkString(bytes) if count > 0 => {
-                    let oldest: f64 = std::str::from_utf8(bytes)
+            let reset_at = if count > 0 {
+                // A whole-second timestamp reads as an integer field.
+                let oldest = match b {
+                    Value::Int(seconds) => Some(*seconds as f64),
+                    Value::BulkString(bytes) => std::str::from_utf8(bytes)
                         .ok()
-                        .and_then(|text| text.parse().ok())
-                        .ok_or_else(|| unexpected("moving window entry is not a number"))?;
-                    Timestamp::from_secs_f64(oldest).saturating_add(expiry)
+                        .and_then(|text| text.parse().ok()),
+                    _ => None,
                 }
-                _ => now,
+                .ok_or_else(|| unexpected("moving window entry is not a number"))?;
+                Timestamp::from_secs_f64(oldest).saturating_add(expiry)
+            } else {
+                now
             };
             (amount.saturating_sub(count), reset_at)
         }
