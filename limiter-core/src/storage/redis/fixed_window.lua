@@ -18,28 +18,21 @@ for i = 1, #KEYS do
     local cost = tonumber(ARGV[b + 2])
     local key = KEYS[i]
     local count
-    local allowed = 0
+    local allowed
     if peek then
         count = tonumber(redis.call('GET', key)) or 0
-        if count + cost <= amount then
-            allowed = 1
-        end
+        allowed = count + cost <= amount
     else
         count = redis.call('INCRBY', key, cost)
         if count == cost then
             redis.call('EXPIRE', key, ARGV[b + 1])
         end
-        if count <= amount then
-            allowed = 1
-        end
+        allowed = count <= amount
     end
-    local n = #out
-    out[n + 1] = allowed
-    out[n + 2] = count
-    out[n + 3] = redis.call('PTTL', key)
-    out[n + 4] = 0
-    out[n + 5] = 0
-    if stop and allowed == 0 then
+    -- One string per hit, with literals where possible: Lua turns numbers into text with
+    -- sprintf, the dearest step of this script (measured with INFO commandstats).
+    out[i] = (allowed and '1 ' or '0 ') .. count .. ' ' .. redis.call('PTTL', key) .. ' 0 0'
+    if stop and not allowed then
         break
     end
 end

@@ -67,11 +67,12 @@ for i = 1, #KEYS do
     end
     local count, oldest = window(key, cutoff, amount)
     local n = #out
-    out[n + 1] = allowed
+    -- Literal strings: Lua turns numbers into text with sprintf, the dearest step here.
+    out[n + 1] = allowed == 1 and '1' or '0'
     out[n + 2] = count
     out[n + 3] = oldest
-    out[n + 4] = 0
-    out[n + 5] = 0
+    out[n + 4] = '0'
+    out[n + 5] = '0'
     if stop and allowed == 0 then
         break
     end

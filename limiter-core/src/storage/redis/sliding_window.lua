@@ -63,7 +63,8 @@ for i = 1, #KEYS / 2 do
         end
     end
     local n = #out
-    out[n + 1] = allowed
+    -- Literal strings: Lua turns numbers into text with sprintf, the dearest step here.
+    out[n + 1] = allowed == 1 and '1' or '0'
     out[n + 2] = pc
     out[n + 3] = pt
     out[n + 4] = cc
