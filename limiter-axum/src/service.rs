@@ -912,6 +912,41 @@ fn reset_header(reset_at: Timestamp) -> u64 {
     (reset_at.as_secs_f64() + 1.0) as u64
 }
 
+/// The numbers up to which [`number_header`] answers from its table.
+const CACHED_NUMBERS: u64 = 1023;
+
+/// `value` as a header value. Rate-limit headers mostly carry small numbers (the limit, what
+/// remains of it, `Retry-After` seconds): those come from a table built on first use, whose
+/// values point at static text and are cloned without allocating. Larger ones are formatted.
+fn number_header(value: u64) -> HeaderValue {
+    static TABLE: OnceLock<Box<[HeaderValue]>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        // One leaked string holds every number's text (about 3 KB, once per process).
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for number in 0..=CACHED_NUMBERS {
+            text.push_str(&number.to_string());
+            ends.push(text.len());
+        }
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let mut start = 0;
+        ends.into_iter()
+            .map(|end| {
+                let value = HeaderValue::from_static(&text[start..end]);
+                start = end;
+                value
+            })
+            .collect()
+    });
+    match usize::try_from(value)
+        .ok()
+        .and_then(|index| table.get(index))
+    {
+        Some(cached) => cached.clone(),
+        None => HeaderValue::from(value),
+    }
+}
+
 fn write_headers(core: &Core, response: &mut Response, header: HeaderInfo) {
     if !core.headers_enabled {
         return;
@@ -934,8 +969,10 @@ fn write_headers(core: &Core, response: &mut Response, header: HeaderInfo) {
         }
     }
     let headers = response.headers_mut();
-    headers.append(&names.limit, HeaderValue::from(header.amount));
-    headers.append(&names.remaining, HeaderValue::from(header.remaining));
+    // Room for the four headers at once rather than growing the map as they come.
+    headers.reserve(4);
+    headers.append(&names.limit, number_header(header.amount));
+    headers.append(&names.remaining, number_header(header.remaining));
     headers.append(
         &names.reset,
         HeaderValue::from(reset_header(header.reset_at)),
@@ -943,7 +980,7 @@ fn write_headers(core: &Core, response: &mut Response, header: HeaderInfo) {
     let retry_value = match core.retry_after {
         RetryAfter::DeltaSeconds => {
             let delta = retry_at.as_secs_f64() - Timestamp::from(now).as_secs_f64();
-            HeaderValue::from(delta.max(0.0) as u64)
+            number_header(delta.max(0.0) as u64)
         }
         RetryAfter::HttpDate => {
             let date = httpdate::fmt_http_date(retry_at.to_system_time());
@@ -1006,6 +1043,13 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn number_headers_are_the_numbers() {
+        for number in [0, 1, 9, 10, 99, 100, 1022, 1023, 1024, 86_400, u64::MAX] {
+            assert_eq!(number_header(number), HeaderValue::from(number), "{number}");
+        }
     }
 
     #[test]
