@@ -1,8 +1,8 @@
 //! The per-request cost of the limiter inside axum, without the network: a prepared request
 //! through `Router::call`, polled once, for a bare route, the same route behind a pass-through
-//! `route_layer` (what axum costs for any route middleware), our memory limiter (each strategy,
-//! the quickstart's two default limits never reached, keyed by peer IP), our 429 path, and the
-//! key extraction alone.
+//! `route_layer` (what axum costs for any route middleware), tower_governor (allowed and 429, as
+//! in the HTTP bench), our memory limiter (each strategy, the quickstart's two default limits
+//! never reached, keyed by peer IP), our 429 path, and the key extraction alone.
 //!
 //! Header rendering: `*-headers` are the same fixed-window apps with `headers_enabled(true)`
 //! (`X-RateLimit-Limit`, `-Remaining`, `-Reset` and `Retry-After` on every response, the last as
@@ -29,6 +29,8 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use tower::Service;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::GovernorLayer;
 
 async fn fast() -> &'static str {
     "42"
@@ -103,6 +105,26 @@ fn apps() -> Vec<(&'static str, axum::Router, StatusCode)> {
             StatusCode::OK,
         ),
     ];
+    // tower_governor as the HTTP bench runs it: keyed by peer IP, a quota never reached, and
+    // everything rejected after the first request for its 429 path.
+    let governor = |per_nanosecond: u64, burst: u32| {
+        let config = GovernorConfigBuilder::default()
+            .per_nanosecond(per_nanosecond)
+            .burst_size(burst)
+            .finish()
+            .expect("a valid quota");
+        axum::Router::new()
+            .route("/fast", axum::routing::get(fast))
+            .layer(GovernorLayer::new(config))
+    };
+    apps.push(("tower-governor", governor(1, 1_000_000_000), StatusCode::OK));
+    let mut rejecting = governor(86_400_000_000_000, 1);
+    serve(&mut rejecting, request());
+    apps.push((
+        "tower-governor-429",
+        rejecting,
+        StatusCode::TOO_MANY_REQUESTS,
+    ));
     for strategy in Strategy::ALL {
         let name = match strategy {
             Strategy::FixedWindow => "limiter-fixed-window",
