@@ -7,11 +7,13 @@
 #   bench/instructions.sh bare limiter-fixed-window
 #
 # Each app serves N1 and then N2 requests in two runs; (I2 - I1) / (N2 - N1) removes the set-up.
+# Runs vary by a few million instructions (threads, allocator state): 40,000 requests apart
+# bring that below ~50 per request (two runs agreed within 30).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-N1=${N1:-2000} N2=${N2:-12000}
-APPS=${*:-bare pass-through-route-layer limiter-fixed-window limiter-moving-window limiter-sliding-window-counter limiter-429 limiter-fixed-window-headers limiter-429-headers}
+N1=${N1:-2000} N2=${N2:-42000}
+APPS=${*:-bare pass-through-route-layer tower-governor tower-governor-429 limiter-fixed-window limiter-moving-window limiter-sliding-window-counter limiter-429 limiter-fixed-window-headers limiter-429-headers}
 
 if ! command -v valgrind >/dev/null; then
     apt-get install -y valgrind >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y valgrind >/dev/null; }
