@@ -6,6 +6,7 @@ use crate::decl::{Limit, Provider};
 use crate::limiter::{Core, FailureMode, RetryAfter};
 use crate::registry::LimitSource;
 use crate::{CurrentLimits, Key, Request, RequestLimit, Response};
+use arrayvec::ArrayVec;
 use axum::body::{Body, Bytes};
 use axum::handler::Handler;
 use axum::http::header::CONTENT_TYPE;
@@ -271,6 +272,9 @@ fn decide_now(cell: &HandlerCell, request: &Request) -> Immediate {
     if !core.enabled || core.request_filters.iter().any(|filter| filter(request)) {
         return Immediate::Serve(None, no_limits(core));
     }
+    if let Some(immediate) = decide_planned(route, request) {
+        return immediate;
+    }
     let prepared = prepare(route, request, false);
     // The memory storage never waits: its futures are ready on the first poll.
     match now_or_never(evaluate(route, &prepared, &core.primary)) {
@@ -281,6 +285,75 @@ fn decide_now(cell: &HandlerCell, request: &Request) -> Immediate {
         Some(Err(error)) => fail(core, route, &error),
         None => fail(core, route, &"the memory storage did not decide at once"),
     }
+}
+
+/// The most limits a route may have for [`decide_planned`] to decide it.
+const PLANNED_LIMITS: usize = 8;
+
+/// The decision for a route with a [`plan`] when nothing else is involved: no meta limits to
+/// consult or count, no [`CurrentLimits`] to build (the quickstart's shape). The same decision
+/// as [`evaluate`]'s, without preparing a list of items per request, collecting results or
+/// sorting them. `None` when the general path must decide; nothing is counted then.
+fn decide_planned(route: &Arc<ResolvedRoute>, request: &Request) -> Option<Immediate> {
+    let core = &*route.core;
+    let plan = route.plan.as_deref()?;
+    if plan.is_empty()
+        || plan.len() > PLANNED_LIMITS
+        || core.current_limits
+        || !core.meta_limits.is_empty()
+    {
+        return None;
+    }
+    let key = core.key_func.request_key(request);
+    if key.is_empty() {
+        // The general path logs the skipped limits.
+        return None;
+    }
+    let prefix = core.key_prefix.as_str();
+    let skip = usize::from(prefix.is_empty());
+    // Fixed-capacity arrays: cheaper to fill than `SmallVec`s, which this path would only use
+    // inline anyway.
+    let mut ids: ArrayVec<[&str; 3], PLANNED_LIMITS> = ArrayVec::new();
+    for item in plan {
+        ids.push([prefix, &*key, item.scope.as_ref()]);
+    }
+    let mut hits: ArrayVec<Hit<'_>, PLANNED_LIMITS> = ArrayVec::new();
+    for (item, ids) in plan.iter().zip(&ids) {
+        hits.push(Hit {
+            limit: &item.rate,
+            identifiers: &ids[skip..],
+            cost: item.cost,
+        });
+    }
+    let decisions = match now_or_never(core.primary.acquire_all(&hits, core.fail_on_first_breach)) {
+        Some(Ok(decisions)) => decisions,
+        Some(Err(error)) => return Some(fail(core, route, &error)),
+        None => {
+            return Some(fail(
+                core,
+                route,
+                &"the memory storage did not decide at once",
+            ))
+        }
+    };
+    if let Some(index) = decisions.iter().position(|decision| !decision.allowed) {
+        let item = &plan[index];
+        let decision = decisions[index];
+        let identifiers = &ids[index][skip..];
+        let entry = &route.entries[item.entry];
+        let mut response = breach_response(core, entry, item, &key, identifiers, decision);
+        write_headers(core, &mut response, HeaderInfo::of(item, decision));
+        return Some(Immediate::Respond(response));
+    }
+    // The header limit: the smallest-window non-shared limit, else the smallest-window one.
+    let header = core.headers_enabled.then(|| {
+        let position = plan.iter().position(|item| !item.shared).unwrap_or(0);
+        (
+            route.clone(),
+            HeaderInfo::of(&plan[position], decisions[position]),
+        )
+    });
+    Some(Immediate::Serve(header, None))
 }
 
 /// The failure mode, for an error of a synchronous decision (which the memory storage does not
@@ -328,6 +401,17 @@ struct HeaderInfo {
     amount: u64,
     remaining: u64,
     reset_at: Timestamp,
+}
+
+impl HeaderInfo {
+    /// The headers of `item`'s limit after `decision`.
+    fn of(item: &Item<'_>, decision: Decision) -> Self {
+        HeaderInfo {
+            amount: item.rate.amount(),
+            remaining: decision.remaining,
+            reset_at: decision.reset_at,
+        }
+    }
 }
 
 /// A `deduct_when` hit to count after the response.
@@ -768,31 +852,6 @@ async fn evaluate(
     let breached = results.iter().find(|(_, decision)| !decision.allowed);
     if let Some(&(index, decision)) = breached {
         let item = &items[index];
-        let entry = &entries[item.entry];
-        let identifiers = &ids[index][skip..];
-        tracing::info!(
-            "ratelimit {} ({}) exceeded at endpoint: {}",
-            item.rate,
-            prepared.key_of(item),
-            item.scope
-        );
-        let mut custom = None;
-        let callbacks = core.on_breach.iter().chain(entry.limit.on_breach.iter());
-        if callbacks.clone().next().is_some() {
-            let request_limit = RequestLimit {
-                limit: item.rate,
-                key: item.rate.key_for(identifiers),
-                breached: true,
-                shared: item.shared,
-                remaining: decision.remaining,
-                reset_at: reset_header(decision.reset_at),
-            };
-            for callback in callbacks {
-                if let Some(response) = callback(&request_limit) {
-                    custom = Some(response);
-                }
-            }
-        }
         // Count the breach against the meta limits (no key prefix, as in Flask-Limiter).
         if !core.meta_limits.is_empty() {
             for meta in &core.meta_limits {
@@ -803,31 +862,19 @@ async fn evaluate(
                 }
             }
         }
-        let mut response = custom.unwrap_or_else(|| {
-            let body = match &entry.limit.provider {
-                Provider::Static { limits, .. } => limits
-                    .iter()
-                    .position(|r| *r == item.rate)
-                    .and_then(|i| entry.bodies.get(i).cloned()),
-                _ => None,
-            };
-            html_429(body.unwrap_or_else(|| {
-                too_many_requests_body(entry.limit.error_message.as_deref(), &item.rate)
-            }))
-        });
+        let mut response = breach_response(
+            core,
+            &entries[item.entry],
+            item,
+            prepared.key_of(item),
+            &ids[index][skip..],
+            decision,
+        );
         if !deferred.is_empty() {
             let due = due(entries, &deferred, &response);
             deduct(core, backend, due).await;
         }
-        write_headers(
-            core,
-            &mut response,
-            HeaderInfo {
-                amount: item.rate.amount(),
-                remaining: decision.remaining,
-                reset_at: decision.reset_at,
-            },
-        );
+        write_headers(core, &mut response, HeaderInfo::of(item, decision));
         return Ok(Outcome::Reject(response));
     }
 
@@ -841,11 +888,7 @@ async fn evaluate(
     let header = if core.headers_enabled {
         header_position().map(|position| {
             let (index, decision) = results[position];
-            HeaderInfo {
-                amount: items[index].rate.amount(),
-                remaining: decision.remaining,
-                reset_at: decision.reset_at,
-            }
+            HeaderInfo::of(&items[index], decision)
         })
     } else {
         None
@@ -873,6 +916,53 @@ async fn evaluate(
         header,
         deferred,
         current,
+    })
+}
+
+/// The 429 of a breached limit, without the rate-limit headers: the response of the last
+/// `on_breach` callback that returned one, else Flask's page for the limit.
+fn breach_response(
+    core: &Core,
+    entry: &Entry,
+    item: &Item<'_>,
+    key: &str,
+    identifiers: &[&str],
+    decision: Decision,
+) -> Response {
+    tracing::info!(
+        "ratelimit {} ({}) exceeded at endpoint: {}",
+        item.rate,
+        key,
+        item.scope
+    );
+    let mut custom = None;
+    let callbacks = core.on_breach.iter().chain(entry.limit.on_breach.iter());
+    if callbacks.clone().next().is_some() {
+        let request_limit = RequestLimit {
+            limit: item.rate,
+            key: item.rate.key_for(identifiers),
+            breached: true,
+            shared: item.shared,
+            remaining: decision.remaining,
+            reset_at: reset_header(decision.reset_at),
+        };
+        for callback in callbacks {
+            if let Some(response) = callback(&request_limit) {
+                custom = Some(response);
+            }
+        }
+    }
+    custom.unwrap_or_else(|| {
+        let body = match &entry.limit.provider {
+            Provider::Static { limits, .. } => limits
+                .iter()
+                .position(|r| *r == item.rate)
+                .and_then(|i| entry.bodies.get(i).cloned()),
+            _ => None,
+        };
+        html_429(body.unwrap_or_else(|| {
+            too_many_requests_body(entry.limit.error_message.as_deref(), &item.rate)
+        }))
     })
 }
 
