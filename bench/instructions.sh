@@ -7,8 +7,8 @@
 #   bench/instructions.sh bare limiter-fixed-window
 #
 # Each app serves N1 and then N2 requests in two runs; (I2 - I1) / (N2 - N1) removes the set-up.
-# Runs vary by a few million instructions (threads, allocator state): 40,000 requests apart
-# bring that below ~50 per request (two runs agreed within 30).
+# Only the measured app is built (a limiter's sweeper thread would otherwise count in every
+# app's figures); two runs of the script give the same counts to within a few instructions.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

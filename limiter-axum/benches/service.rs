@@ -89,25 +89,17 @@ fn limited_with(
 }
 
 /// Every app of the `request/` group: (name, router, the status it answers).
-fn apps() -> Vec<(&'static str, axum::Router, StatusCode)> {
-    let never = ["1000000000 per minute", "1000000000 per second"];
-    let mut apps: Vec<(&'static str, axum::Router, StatusCode)> = vec![
-        (
-            "bare",
-            axum::Router::new().route("/fast", axum::routing::get(fast)),
-            StatusCode::OK,
-        ),
-        (
-            "pass-through-route-layer",
-            axum::Router::new()
-                .route("/fast", axum::routing::get(fast))
-                .route_layer(tower::layer::layer_fn(|service| service)),
-            StatusCode::OK,
-        ),
-    ];
+/// An app of the `request/` group: its name, the status it answers, and how to build it (built
+/// only when measured: each limiter runs a sweeper thread, which the instruction counts of
+/// another app should not include).
+type App = (&'static str, StatusCode, Box<dyn Fn() -> axum::Router>);
+
+/// Every app of the `request/` group.
+fn apps() -> Vec<App> {
+    const NEVER: [&str; 2] = ["1000000000 per minute", "1000000000 per second"];
     // tower_governor as the HTTP bench runs it: keyed by peer IP, a quota never reached, and
     // everything rejected after the first request for its 429 path.
-    let governor = |per_nanosecond: u64, burst: u32| {
+    fn governor(per_nanosecond: u64, burst: u32) -> axum::Router {
         let config = GovernorConfigBuilder::default()
             .per_nanosecond(per_nanosecond)
             .burst_size(burst)
@@ -116,63 +108,103 @@ fn apps() -> Vec<(&'static str, axum::Router, StatusCode)> {
         axum::Router::new()
             .route("/fast", axum::routing::get(fast))
             .layer(GovernorLayer::new(config))
-    };
-    apps.push(("tower-governor", governor(1, 1_000_000_000), StatusCode::OK));
-    let mut rejecting = governor(86_400_000_000_000, 1);
-    serve(&mut rejecting, request());
-    apps.push((
-        "tower-governor-429",
-        rejecting,
-        StatusCode::TOO_MANY_REQUESTS,
-    ));
-    for strategy in Strategy::ALL {
-        let name = match strategy {
-            Strategy::FixedWindow => "limiter-fixed-window",
-            Strategy::MovingWindow => "limiter-moving-window",
-            _ => "limiter-sliding-window-counter",
-        };
-        apps.push((name, limited(strategy, &never), StatusCode::OK));
     }
-    let mut rejecting = limited(Strategy::FixedWindow, &["1 per day"]);
-    serve(&mut rejecting, request());
-    apps.push(("limiter-429", rejecting, StatusCode::TOO_MANY_REQUESTS));
-
-    // Header rendering: the fixed-window apps above again, with headers on.
-    let headers = |builder: LimiterBuilder| builder.headers_enabled(true);
-    let http_date = |builder: LimiterBuilder| {
+    /// `app` after one request, which uses the only hit its limit allows.
+    fn exhausted(mut app: axum::Router) -> axum::Router {
+        serve(&mut app, request());
+        app
+    }
+    fn headers(builder: LimiterBuilder) -> LimiterBuilder {
+        builder.headers_enabled(true)
+    }
+    fn http_date(builder: LimiterBuilder) -> LimiterBuilder {
         builder
             .headers_enabled(true)
             .retry_after(RetryAfter::HttpDate)
-    };
-    apps.push((
-        "limiter-fixed-window-headers",
-        limited_with(Strategy::FixedWindow, &never, headers),
-        StatusCode::OK,
-    ));
-    apps.push((
-        "limiter-fixed-window-headers-http-date",
-        limited_with(Strategy::FixedWindow, &never, http_date),
-        StatusCode::OK,
-    ));
-    let mut rejecting = limited_with(Strategy::FixedWindow, &["1 per day"], headers);
-    serve(&mut rejecting, request());
-    apps.push((
-        "limiter-429-headers",
-        rejecting,
-        StatusCode::TOO_MANY_REQUESTS,
-    ));
-
-    for (name, app, _) in &mut apps {
-        assert_eq!(renders_headers(app), name.contains("-headers"), "{name}");
     }
-    apps
+    let ok = StatusCode::OK;
+    let rejected = StatusCode::TOO_MANY_REQUESTS;
+    vec![
+        (
+            "bare",
+            ok,
+            Box::new(|| axum::Router::new().route("/fast", axum::routing::get(fast))),
+        ),
+        (
+            "pass-through-route-layer",
+            ok,
+            Box::new(|| {
+                axum::Router::new()
+                    .route("/fast", axum::routing::get(fast))
+                    .route_layer(tower::layer::layer_fn(|service| service))
+            }),
+        ),
+        (
+            "tower-governor",
+            ok,
+            Box::new(|| governor(1, 1_000_000_000)),
+        ),
+        (
+            "tower-governor-429",
+            rejected,
+            Box::new(|| exhausted(governor(86_400_000_000_000, 1))),
+        ),
+        (
+            "limiter-fixed-window",
+            ok,
+            Box::new(|| limited(Strategy::FixedWindow, &NEVER)),
+        ),
+        (
+            "limiter-moving-window",
+            ok,
+            Box::new(|| limited(Strategy::MovingWindow, &NEVER)),
+        ),
+        (
+            "limiter-sliding-window-counter",
+            ok,
+            Box::new(|| limited(Strategy::SlidingWindowCounter, &NEVER)),
+        ),
+        (
+            "limiter-429",
+            rejected,
+            Box::new(|| exhausted(limited(Strategy::FixedWindow, &["1 per day"]))),
+        ),
+        // Header rendering: fixed-window apps above again, with headers on.
+        (
+            "limiter-fixed-window-headers",
+            ok,
+            Box::new(|| limited_with(Strategy::FixedWindow, &NEVER, headers)),
+        ),
+        (
+            "limiter-fixed-window-headers-http-date",
+            ok,
+            Box::new(|| limited_with(Strategy::FixedWindow, &NEVER, http_date)),
+        ),
+        (
+            "limiter-429-headers",
+            rejected,
+            Box::new(|| exhausted(limited_with(Strategy::FixedWindow, &["1 per day"], headers))),
+        ),
+    ]
+}
+
+/// Builds `app`, checking that it renders rate-limit headers exactly when its name says so.
+fn build((name, _, build): &App) -> axum::Router {
+    let mut app = build();
+    assert_eq!(
+        renders_headers(&mut app),
+        name.contains("-headers"),
+        "{name}"
+    );
+    app
 }
 
 fn bench_service(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("request");
-    for (name, app, status) in apps() {
+    for app in apps() {
+        let (name, status) = (app.0, app.1);
         // As `axum::serve` does: handlers become routes once, not per call.
-        let mut app = app.with_state::<()>(());
+        let mut app = build(&app).with_state::<()>(());
         group.bench_function(name, |bencher| {
             bencher.iter_batched(
                 request,
@@ -200,10 +232,11 @@ fn bench_service(criterion: &mut Criterion) {
 /// (`bench/instructions.sh` runs it under callgrind, whose counts do not depend on the load of
 /// the machine).
 fn serve_only(name: &str, count: u64) {
-    let Some((_, app, status)) = apps().into_iter().find(|(app, _, _)| *app == name) else {
+    let Some(app) = apps().into_iter().find(|app| app.0 == name) else {
         panic!("no app named {name}");
     };
-    let mut app = app.with_state::<()>(());
+    let status = app.1;
+    let mut app = build(&app).with_state::<()>(());
     for _ in 0..count {
         assert_eq!(serve(&mut app, request()), status);
     }
