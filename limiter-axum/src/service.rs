@@ -276,14 +276,29 @@ fn decide_now(cell: &HandlerCell, request: &Request) -> Immediate {
         return immediate;
     }
     let prepared = prepare(route, request, false);
-    // The memory storage never waits: its futures are ready on the first poll.
-    match now_or_never(evaluate(route, &prepared, &core.primary)) {
-        Some(Ok(Outcome::Pass {
+    match decided_at_once(route, evaluate(route, &prepared, &core.primary)) {
+        Ok(Outcome::Pass {
             header, current, ..
-        })) => Immediate::Serve(header.map(|header| (route.clone(), header)), current),
-        Some(Ok(Outcome::Reject(response))) => Immediate::Respond(response),
-        Some(Err(error)) => fail(core, route, &error),
-        None => fail(core, route, &"the memory storage did not decide at once"),
+        }) => Immediate::Serve(header.map(|header| (route.clone(), header)), current),
+        Ok(Outcome::Reject(response)) => Immediate::Respond(response),
+        Err(failed) => failed,
+    }
+}
+
+/// The output of a memory-storage `future`, which is ready on the first poll; a storage error
+/// (or a future that would wait) becomes the failure mode's answer.
+fn decided_at_once<T>(
+    route: &ResolvedRoute,
+    future: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, Immediate> {
+    match now_or_never(future) {
+        Some(Ok(output)) => Ok(output),
+        Some(Err(error)) => Err(fail(&route.core, route, &error)),
+        None => Err(fail(
+            &route.core,
+            route,
+            &"the memory storage did not decide at once",
+        )),
     }
 }
 
@@ -325,16 +340,12 @@ fn decide_planned(route: &Arc<ResolvedRoute>, request: &Request) -> Option<Immed
             cost: item.cost,
         });
     }
-    let decisions = match now_or_never(core.primary.acquire_all(&hits, core.fail_on_first_breach)) {
-        Some(Ok(decisions)) => decisions,
-        Some(Err(error)) => return Some(fail(core, route, &error)),
-        None => {
-            return Some(fail(
-                core,
-                route,
-                &"the memory storage did not decide at once",
-            ))
-        }
+    let decisions = match decided_at_once(
+        route,
+        core.primary.acquire_all(&hits, core.fail_on_first_breach),
+    ) {
+        Ok(decisions) => decisions,
+        Err(failed) => return Some(failed),
     };
     if let Some(index) = decisions.iter().position(|decision| !decision.allowed) {
         let item = &plan[index];
@@ -345,15 +356,26 @@ fn decide_planned(route: &Arc<ResolvedRoute>, request: &Request) -> Option<Immed
         write_headers(core, &mut response, HeaderInfo::of(item, decision));
         return Some(Immediate::Respond(response));
     }
-    // The header limit: the smallest-window non-shared limit, else the smallest-window one.
     let header = core.headers_enabled.then(|| {
-        let position = plan.iter().position(|item| !item.shared).unwrap_or(0);
+        // `plan` is not empty: there is a header limit.
+        let position = header_limit(plan.iter()).unwrap_or(0);
         (
             route.clone(),
             HeaderInfo::of(&plan[position], decisions[position]),
         )
     });
     Some(Immediate::Serve(header, None))
+}
+
+/// Which of the decided `items` (smallest window first) the rate-limit headers report: the
+/// first that is not shared, else the first; `None` when there are none.
+fn header_limit<'a, 'b: 'a>(
+    mut items: impl ExactSizeIterator<Item = &'a Item<'b>>,
+) -> Option<usize> {
+    let decided = items.len();
+    items
+        .position(|item| !item.shared)
+        .or((decided > 0).then_some(0))
 }
 
 /// The failure mode, for an error of a synchronous decision (which the memory storage does not
@@ -878,13 +900,7 @@ async fn evaluate(
         return Ok(Outcome::Reject(response));
     }
 
-    // The header limit: the smallest-window non-shared limit, else the smallest-window one.
-    let header_position = || {
-        results
-            .iter()
-            .position(|(index, _)| !items[*index].shared)
-            .or_else(|| (!results.is_empty()).then_some(0))
-    };
+    let header_position = || header_limit(results.iter().map(|&(index, _)| &items[index]));
     let header = if core.headers_enabled {
         header_position().map(|position| {
             let (index, decision) = results[position];
