@@ -14,6 +14,19 @@ pub async fn fast() -> &'static str {
     "42"
 }
 
+/// `/fast` behind tower_governor keyed by peer IP: a burst of `burst`, one cell replenished
+/// every `period`.
+pub fn tower_governor_app(period: std::time::Duration, burst: u32) -> axum::Router {
+    let config = tower_governor::governor::GovernorConfigBuilder::default()
+        .period(period)
+        .burst_size(burst)
+        .finish()
+        .expect("a valid quota");
+    axum::Router::new()
+        .route("/fast", axum::routing::get(fast))
+        .layer(tower_governor::GovernorLayer::new(config))
+}
+
 /// Serves `app` on `127.0.0.1:$PORT` until the process is killed.
 pub async fn serve(app: axum::Router) -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_owned());
