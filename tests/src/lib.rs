@@ -60,6 +60,19 @@ pub async fn serve(app: axum::Router) -> Server {
     Server::at(addr)
 }
 
+/// Serves one route, `path` → `method_router`, checked by `limiter`.
+pub async fn serve_route(
+    limiter: &limiter_axum::Limiter,
+    path: &str,
+    method_router: limiter_axum::routing::MethodRouter,
+) -> Server {
+    let app = limiter_axum::Router::new()
+        .route(path, method_router)
+        .with_limiter(limiter)
+        .expect("a valid router");
+    serve(app).await
+}
+
 impl Server {
     /// A client for a server already listening at `addr`.
     pub fn at(addr: SocketAddr) -> Server {

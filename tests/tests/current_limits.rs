@@ -3,7 +3,7 @@
 
 use limiter_axum::routing::get;
 use limiter_axum::{exempt, get_remote_address, limit, CurrentLimits, Limiter, Router};
-use limiter_tests::serve;
+use limiter_tests::{serve, serve_route};
 
 /// One line per evaluated limit, then the header limit.
 fn describe(limits: &CurrentLimits) -> String {
@@ -145,13 +145,7 @@ async fn default_limits_and_disabled_limiter() {
         .build()
         .await
         .unwrap();
-    let server = serve(
-        Router::new()
-            .route("/plain", get(plain))
-            .with_limiter(&limiter)
-            .unwrap(),
-    )
-    .await;
+    let server = serve_route(&limiter, "/plain", get(plain)).await;
     let reply = server.get("/plain").await;
     assert!(
         reply
@@ -168,13 +162,7 @@ async fn default_limits_and_disabled_limiter() {
         .build()
         .await
         .unwrap();
-    let server = serve(
-        Router::new()
-            .route("/plain", get(plain))
-            .with_limiter(&limiter)
-            .unwrap(),
-    )
-    .await;
+    let server = serve_route(&limiter, "/plain", get(plain)).await;
     let reply = server.get("/plain").await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "current=none"));
 }
@@ -186,13 +174,7 @@ async fn without_the_option_the_extractor_fails_loudly() {
         .build()
         .await
         .unwrap();
-    let server = serve(
-        Router::new()
-            .route("/plain", get(plain))
-            .with_limiter(&limiter)
-            .unwrap(),
-    )
-    .await;
+    let server = serve_route(&limiter, "/plain", get(plain)).await;
     let reply = server.get("/plain").await;
     assert_eq!(reply.status, 500);
     assert!(
@@ -221,13 +203,7 @@ async fn the_boxed_path_reports_them_too() {
         .build()
         .await
         .unwrap();
-    let server = serve(
-        Router::new()
-            .route("/deferred", get(deferred))
-            .with_limiter(&limiter)
-            .unwrap(),
-    )
-    .await;
+    let server = serve_route(&limiter, "/deferred", get(deferred)).await;
     for _ in 0..2 {
         let reply = server.get("/deferred").await;
         let lines: Vec<&str> = reply.body.lines().collect();
@@ -258,13 +234,7 @@ async fn over_redis() {
         .build()
         .await
         .unwrap();
-    let server = serve(
-        Router::new()
-            .route("/view", get(view))
-            .with_limiter(&limiter)
-            .unwrap(),
-    )
-    .await;
+    let server = serve_route(&limiter, "/view", get(view)).await;
     let reply = server.get("/view").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let lines: Vec<&str> = reply.body.lines().collect();
