@@ -281,24 +281,25 @@ fn decide_now(cell: &HandlerCell, request: &Request) -> Immediate {
             header, current, ..
         }) => Immediate::Serve(header.map(|header| (route.clone(), header)), current),
         Ok(Outcome::Reject(response)) => Immediate::Respond(response),
-        Err(failed) => failed,
+        Err(failed) => *failed,
     }
 }
 
 /// The output of a memory-storage `future`, which is ready on the first poll; a storage error
-/// (or a future that would wait) becomes the failure mode's answer.
+/// (or a future that would wait) becomes the failure mode's answer (boxed: it never happens on
+/// memory storage, and the common result stays small).
 fn decided_at_once<T>(
     route: &ResolvedRoute,
     future: impl Future<Output = Result<T, StorageError>>,
-) -> Result<T, Immediate> {
+) -> Result<T, Box<Immediate>> {
     match now_or_never(future) {
         Some(Ok(output)) => Ok(output),
-        Some(Err(error)) => Err(fail(&route.core, route, &error)),
-        None => Err(fail(
+        Some(Err(error)) => Err(Box::new(fail(&route.core, route, &error))),
+        None => Err(Box::new(fail(
             &route.core,
             route,
             &"the memory storage did not decide at once",
-        )),
+        ))),
     }
 }
 
@@ -345,7 +346,7 @@ fn decide_planned(route: &Arc<ResolvedRoute>, request: &Request) -> Option<Immed
         core.primary.acquire_all(&hits, core.fail_on_first_breach),
     ) {
         Ok(decisions) => decisions,
-        Err(failed) => return Some(failed),
+        Err(failed) => return Some(*failed),
     };
     if let Some(index) = decisions.iter().position(|decision| !decision.allowed) {
         let item = &plan[index];
