@@ -200,6 +200,7 @@ macro_rules! storage_suite {
         mod strategy_specific {
             $crate::storage_suite!(@specific $open;
                 fixed_window_anchored_at_first_hit,
+                fixed_window_counts_exactly_past_fourteen_digits,
                 moving_window_slides
             );
         }

@@ -321,6 +321,20 @@ pub async fn concurrent_hits_are_exact(storage: Storage, strategy: Strategy) {
     assert_eq!(admitted, 50, "{strategy}");
 }
 
+/// Counts beyond what 14 significant digits hold stay exact (a Lua script that writes a number
+/// as text keeps only 14), up to 2⁵³, the largest whole number a Lua number holds exactly.
+pub async fn fixed_window_counts_exactly_past_fourteen_digits(storage: Storage) {
+    let strategy = Strategy::FixedWindow;
+    let id = unique_id("digits");
+    let limit = per_seconds(9_000_000_000_000_000, 60);
+    let cost = 123_456_789_012_345;
+    let first = hit(&storage, strategy, &limit, &id, cost).await;
+    assert!(first.allowed);
+    assert_eq!(first.remaining, 9_000_000_000_000_000 - cost);
+    let second = hit(&storage, strategy, &limit, &id, 1).await;
+    assert_eq!(second.remaining, 9_000_000_000_000_000 - cost - 1);
+}
+
 /// Fixed window: anchored at the first hit, and rejected hits do not move it.
 pub async fn fixed_window_anchored_at_first_hit(storage: Storage) {
     let strategy = Strategy::FixedWindow;

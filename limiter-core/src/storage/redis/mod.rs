@@ -71,7 +71,7 @@ use crate::uri::StorageUri;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, RedisError, RedisResult, Value};
-use scripts::{Call, ScriptHit, FIELDS_PER_HIT};
+use scripts::{Call, Record, Records, ScriptHit};
 use sentinel::SentinelConnection;
 use std::fmt;
 use std::future::Future;
@@ -657,9 +657,9 @@ impl RedisStorage {
         }
     }
 
-    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
-    /// flat reply, [`FIELDS_PER_HIT`] values per decided hit.
-    async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Value>> {
+    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns one
+    /// record per decided hit.
+    async fn eval(&self, call: &Call<'_>) -> RedisResult<Records> {
         let reply = match self.query(&call.evalsha()).await {
             Err(error)
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
@@ -669,14 +669,14 @@ impl RedisStorage {
             }
             other => other?,
         };
-        let values = match reply {
-            Value::BulkString(text) => scripts::split_reply(&text),
+        let records = match reply {
+            Value::BulkString(bytes) => scripts::records(&bytes),
             _ => return Err(unexpected("not a string")),
         };
-        if values.len() % FIELDS_PER_HIT != 0 || values.len() / FIELDS_PER_HIT > call.hits.len() {
-            return Err(unexpected("wrong number of values"));
+        match records {
+            Some(records) if records.len() <= call.hits.len() => Ok(records),
+            _ => Err(unexpected("wrong number of records")),
         }
-        Ok(values)
     }
 
     /// Decides `hits` in as few script calls as the topology allows (one, unless a cluster batch
@@ -688,7 +688,7 @@ impl RedisStorage {
         hits: &[ScriptHit],
         stop_at_first_breach: bool,
         peek: bool,
-    ) -> RedisResult<Vec<Value>> {
+    ) -> RedisResult<Records> {
         let call = |hits| Call {
             strategy,
             now,
@@ -701,21 +701,17 @@ impl RedisStorage {
             return self.eval(&call(hits)).await;
         }
         if stop_at_first_breach {
-            let mut values = Vec::with_capacity(hits.len() * FIELDS_PER_HIT);
+            let mut records = Records::with_capacity(hits.len());
             for run in cluster::runs(hits) {
                 let expected = run.len();
                 let part = self.eval(&call(&hits[run])).await?;
-                let decided = part.len() / FIELDS_PER_HIT;
-                let breached = decided < expected
-                    || part
-                        .chunks(FIELDS_PER_HIT)
-                        .any(|fields| !matches!(fields[0], Value::Int(1)));
-                values.extend(part);
+                let breached = part.len() < expected || part.iter().any(|record| !record.allowed);
+                records.extend(part);
                 if breached {
                     break;
                 }
             }
-            return Ok(values);
+            return Ok(records);
         }
         let groups = cluster::by_slot(hits);
         let group_hits: Vec<Vec<ScriptHit>> = groups
@@ -728,14 +724,17 @@ impl RedisStorage {
                 .map(|group| async move { self.eval(&call(group)).await }),
         )
         .await?;
-        let mut values = vec![Value::Nil; hits.len() * FIELDS_PER_HIT];
+        // Without stopping at a breach every group decides all of its hits.
+        let mut records: Records = smallvec::smallvec![Record::default(); hits.len()];
         for (group, reply) in groups.iter().zip(replies) {
-            for (&index, fields) in group.iter().zip(reply.chunks(FIELDS_PER_HIT)) {
-                values[index * FIELDS_PER_HIT..(index + 1) * FIELDS_PER_HIT]
-                    .clone_from_slice(fields);
+            if reply.len() != group.len() {
+                return Err(unexpected("a hit without a record"));
+            }
+            for (&index, record) in group.iter().zip(reply) {
+                records[index] = record;
             }
         }
-        Ok(values)
+        Ok(records)
     }
 
     pub(crate) async fn acquire(
@@ -752,7 +751,7 @@ impl RedisStorage {
             .iter()
             .map(|hit| self.script_hit(strategy, hit))
             .collect();
-        let values = self
+        let records = self
             .bounded(self.eval_batch(
                 strategy,
                 now.as_secs_f64(),
@@ -761,13 +760,11 @@ impl RedisStorage {
                 false,
             ))
             .await?;
-        let mut decisions = Decisions::new();
-        for (hit, fields) in hits.iter().zip(values.chunks(FIELDS_PER_HIT)) {
-            let decision = decode(strategy, now, hit.limit, fields)
-                .map_err(|error| backend_error(self.inner.backend, error))?;
-            decisions.push(decision);
-        }
-        Ok(decisions)
+        Ok(hits
+            .iter()
+            .zip(&records)
+            .map(|(hit, record)| decode(strategy, now, hit.limit, record))
+            .collect())
     }
 
     pub(crate) async fn acquire_one(
@@ -788,11 +785,13 @@ impl RedisStorage {
     async fn peek(&self, strategy: Strategy, hit: &Hit<'_>) -> Result<Decision, StorageError> {
         let now = Timestamp::from(SystemTime::now());
         let script_hits = [self.script_hit(strategy, hit)];
-        let values = self
+        let records = self
             .bounded(self.eval_batch(strategy, now.as_secs_f64(), &script_hits, false, true))
             .await?;
-        decode(strategy, now, hit.limit, &values)
-            .map_err(|error| backend_error(self.inner.backend, error))
+        match records.first() {
+            Some(record) => Ok(decode(strategy, now, hit.limit, record)),
+            None => Err(backend_error(self.inner.backend, unexpected("no record"))),
+        }
     }
 
     pub(crate) async fn test(
@@ -1007,80 +1006,56 @@ fn glob_escape(text: &str) -> String {
     escaped
 }
 
-fn int(value: &Value) -> RedisResult<i64> {
-    match value {
-        Value::Int(number) => Ok(*number),
-        _ => Err(unexpected("not an integer")),
-    }
+/// A count as a script reports it (a whole number; negative never, but read as 0).
+fn count(number: f64) -> u64 {
+    // `as` saturates, and turns NaN and negatives into 0.
+    number as u64
 }
 
-fn count(value: &Value) -> RedisResult<u64> {
-    Ok(u64::try_from(int(value)?).unwrap_or(0))
+/// A `PTTL` in milliseconds (negative when the key has no expiry or does not exist: 0).
+fn millis(number: f64) -> Duration {
+    Duration::from_millis(number as u64)
 }
 
-fn millis(value: &Value) -> RedisResult<Duration> {
-    Ok(Duration::from_millis(count(value)?))
-}
-
-/// Turns one hit's script values into its decision, with `limits`' window statistics.
-fn decode(
-    strategy: Strategy,
-    now: Timestamp,
-    limit: &RateLimit,
-    fields: &[Value],
-) -> RedisResult<Decision> {
-    let [allowed, a, b, c, d] = fields else {
-        return Err(unexpected("missing values"));
-    };
-    let allowed = int(allowed)? == 1;
+/// Turns one hit's script record into its decision, with `limits`' window statistics.
+fn decode(strategy: Strategy, now: Timestamp, limit: &RateLimit, record: &Record) -> Decision {
+    let allowed = record.allowed;
+    let [a, b, c, d] = record.fields;
     let amount = limit.amount();
     let expiry = limit.expiry();
     let (remaining, reset_at) = match strategy {
         Strategy::FixedWindow => {
             // count, PTTL (negative when the key does not exist: reset is now)
-            let count = count(a)?;
-            (amount.saturating_sub(count), now.saturating_add(millis(b)?))
+            (
+                amount.saturating_sub(count(a)),
+                now.saturating_add(millis(b)),
+            )
         }
         Strategy::MovingWindow => {
-            // entries in the window, the oldest of them
-            let count = count(a)?;
+            // entries in the window, the oldest of them (seconds since the epoch)
+            let count = count(a);
             let reset_at = if count > 0 {
-                // A whole-second timestamp reads as an integer field.
-                let oldest = match b {
-                    Value::Int(seconds) => Some(*seconds as f64),
-                    Value::BulkString(bytes) => std::str::from_utf8(bytes)
-                        .ok()
-                        .and_then(|text| text.parse().ok()),
-                    _ => None,
-                }
-                .ok_or_else(|| unexpected("moving window entry is not a number"))?;
-                Timestamp::from_secs_f64(oldest).saturating_add(expiry)
+                Timestamp::from_secs_f64(b).saturating_add(expiry)
             } else {
                 now
             };
             (amount.saturating_sub(count), reset_at)
         }
-        Strategy::SlidingWindowCounter => {
-            let previous_count = count(a)?;
-            let previous_ttl = millis(b)?;
-            let current_count = count(c)?;
-            let current_ttl = millis(d)?;
-            sliding_stats(
-                amount,
-                expiry,
-                now,
-                previous_count,
-                previous_ttl,
-                current_count,
-                current_ttl,
-            )
-        }
+        Strategy::SlidingWindowCounter => sliding_stats(
+            amount,
+            expiry,
+            now,
+            count(a),
+            millis(b),
+            count(c),
+            millis(d),
+        ),
     };
-    Ok(Decision {
+    Decision {
         allowed,
         remaining,
         reset_at,
-    })
+    }
 }
 
 /// `limits`' `SlidingWindowCounterRateLimiter.get_window_stats`: remaining is the amount minus
@@ -1161,17 +1136,12 @@ mod tests {
     }
 
     #[test]
-    fn decodes_script_values() {
+    fn decodes_script_records() {
         let now = Timestamp::from_nanos(1_000_000_000_000);
         let limit: RateLimit = "3/minute".parse().unwrap();
-        let fixed = [
-            Value::Int(1),
-            Value::Int(2),
-            Value::Int(59_000),
-            Value::Int(0),
-            Value::Int(0),
-        ];
-        let decision = decode(Strategy::FixedWindow, now, &limit, &fixed).unwrap();
+        let record = |allowed, fields| Record { allowed, fields };
+        let fixed = record(true, [2.0, 59_000.0, 0.0, 0.0]);
+        let decision = decode(Strategy::FixedWindow, now, &limit, &fixed);
         assert!(decision.allowed);
         assert_eq!(decision.remaining, 1);
         assert_eq!(
@@ -1179,48 +1149,32 @@ mod tests {
             now.saturating_add(Duration::from_secs(59))
         );
         // A missing key (PTTL -2): reset now.
-        let fresh = [
-            Value::Int(1),
-            Value::Int(0),
-            Value::Int(-2),
-            Value::Int(0),
-            Value::Int(0),
-        ];
+        let fresh = record(true, [0.0, -2.0, 0.0, 0.0]);
         assert_eq!(
-            decode(Strategy::FixedWindow, now, &limit, &fresh)
-                .unwrap()
-                .reset_at,
+            decode(Strategy::FixedWindow, now, &limit, &fresh).reset_at,
             now
         );
 
-        let moving = [
-            Value::Int(0),
-            Value::Int(3),
-            Value::BulkString(b"1000.5".to_vec()),
-            Value::Int(0),
-            Value::Int(0),
-        ];
-        let decision = decode(Strategy::MovingWindow, now, &limit, &moving).unwrap();
+        let moving = record(false, [3.0, 1000.5, 0.0, 0.0]);
+        let decision = decode(Strategy::MovingWindow, now, &limit, &moving);
         assert!(!decision.allowed);
         assert_eq!(decision.remaining, 0);
         assert_eq!(decision.reset_at, Timestamp::from_secs_f64(1060.5));
-        let garbage = [
-            Value::Int(0),
-            Value::Int(3),
-            Value::BulkString(b"nope".to_vec()),
-            Value::Int(0),
-            Value::Int(0),
-        ];
-        assert!(decode(Strategy::MovingWindow, now, &limit, &garbage).is_err());
-        assert!(decode(Strategy::MovingWindow, now, &limit, &moving[..3]).is_err());
-        let wrong_type = [
-            Value::Nil,
-            Value::Int(0),
-            Value::Int(0),
-            Value::Int(0),
-            Value::Int(0),
-        ];
-        assert!(decode(Strategy::FixedWindow, now, &limit, &wrong_type).is_err());
+        // An empty window resets now.
+        let empty = record(true, [0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            decode(Strategy::MovingWindow, now, &limit, &empty).reset_at,
+            now
+        );
+
+        // Previous bucket: 4 with 25 s left; current: 1 with 90 s left (see sliding_stats).
+        let sliding = record(true, [4.0, 25_000.0, 1.0, 90_000.0]);
+        let decision = decode(Strategy::SlidingWindowCounter, now, &limit, &sliding);
+        assert_eq!(decision.remaining, 1);
+        assert_eq!(
+            decision.reset_at,
+            now.saturating_add(Duration::from_secs(10))
+        );
     }
 
     #[test]

@@ -9,10 +9,6 @@ use crate::strategy::Strategy;
 use redis::Script;
 use std::sync::LazyLock;
 
-/// How many values each script returns per decided hit (all of them in one space-separated
-/// string, see [`split_reply`]).
-pub(super) const FIELDS_PER_HIT: usize = 5;
-
 static FIXED_WINDOW: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("fixed_window.lua")));
 static MOVING_WINDOW: LazyLock<Script> =
@@ -112,79 +108,89 @@ fn script_source(strategy: Strategy) -> &'static str {
     }
 }
 
-/// The values of a script's reply: one string of space-separated fields, each an integer or, for
-/// the moving window's oldest entry, the entry as stored (possibly empty).
-pub(super) fn split_reply(reply: &[u8]) -> Vec<redis::Value> {
-    if reply.is_empty() {
-        return Vec::new();
-    }
-    let fields = reply.iter().filter(|&&byte| byte == b' ').count() + 1;
-    let mut values = Vec::with_capacity(fields);
-    for field in reply.split(|&byte| byte == b' ') {
-        values.push(match integer(field) {
-            Some(number) => redis::Value::Int(number),
-            None => redis::Value::BulkString(field.to_vec()),
-        });
-    }
-    values
+/// What a script reports of one decided hit: whether it was admitted, and four numbers whose
+/// meaning depends on the strategy (see each `.lua` file).
+///
+/// The scripts pack each record with `struct.pack('<Bdddd', …)`: one byte, then four
+/// little-endian doubles. Binary rather than text because Lua writes a number as text with
+/// `sprintf`, which cost the server more than the `INCRBY` it reports (`INFO commandstats`) and
+/// keeps only 14 digits; a double is exact for every count a Lua script can hold (2⁵³).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Record {
+    /// The hit was admitted (when only looking: it would be).
+    pub allowed: bool,
+    /// The strategy's four numbers.
+    pub fields: [f64; 4],
 }
 
-/// `field` as a decimal integer (an optional `-`, then digits), `None` for anything else.
-fn integer(field: &[u8]) -> Option<i64> {
-    let (negative, digits) = match field {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, field),
-    };
-    if digits.is_empty() || digits.len() > 18 {
+/// The records of one reply: inline for up to four hits, as [`Decisions`](crate::Decisions).
+pub(super) type Records = smallvec::SmallVec<[Record; 4]>;
+
+/// The size of one packed [`Record`].
+const RECORD_BYTES: usize = 1 + 4 * 8;
+
+/// The records of a script's reply, in the order of the hits; `None` if the reply is not a whole
+/// number of records.
+pub(super) fn records(reply: &[u8]) -> Option<Records> {
+    if reply.len() % RECORD_BYTES != 0 {
         return None;
     }
-    let mut number: i64 = 0;
-    for &byte in digits {
-        if !byte.is_ascii_digit() {
-            return None;
-        }
-        number = number * 10 + i64::from(byte - b'0');
-    }
-    Some(if negative { -number } else { number })
+    let records = reply
+        .chunks_exact(RECORD_BYTES)
+        .map(|bytes| {
+            let number = |index: usize| {
+                let start = 1 + 8 * index;
+                let mut le_bytes = [0; 8];
+                le_bytes.copy_from_slice(&bytes[start..start + 8]);
+                f64::from_le_bytes(le_bytes)
+            };
+            Record {
+                allowed: bytes[0] == 1,
+                fields: [number(0), number(1), number(2), number(3)],
+            }
+        })
+        .collect();
+    Some(records)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_reply;
-    use redis::Value;
+    use super::{records, Record, Records};
+
+    /// `struct.pack('<Bdddd', allowed, a, b, c, d)`, as the scripts write it.
+    fn packed(allowed: u8, fields: [f64; 4]) -> Vec<u8> {
+        let mut bytes = vec![allowed];
+        for field in fields {
+            bytes.extend_from_slice(&field.to_le_bytes());
+        }
+        bytes
+    }
 
     #[test]
-    fn replies_split_into_integers_and_stored_entries() {
-        assert_eq!(split_reply(b""), Vec::new());
+    fn replies_are_packed_records() {
+        assert_eq!(records(b""), Some(Records::new()));
+        let mut reply = packed(1, [2.0, 59_000.0, 0.0, 0.0]);
+        // The moving window's oldest entry, and a count past what decimal text in Lua keeps.
+        reply.extend(packed(0, [3.0, 1_764_258_000.25, 0.0, 0.0]));
+        reply.extend(packed(1, [123_456_789_012_345.0, -2.0, 0.0, 0.0]));
         assert_eq!(
-            split_reply(b"1 2 59000 0 0"),
-            [1, 2, 59000, 0, 0].map(Value::Int)
+            records(&reply),
+            Some(Records::from_slice(&[
+                Record {
+                    allowed: true,
+                    fields: [2.0, 59_000.0, 0.0, 0.0]
+                },
+                Record {
+                    allowed: false,
+                    fields: [3.0, 1_764_258_000.25, 0.0, 0.0]
+                },
+                Record {
+                    allowed: true,
+                    fields: [123_456_789_012_345.0, -2.0, 0.0, 0.0]
+                },
+            ]))
         );
-        // The moving window's oldest entry as stored, and an empty one.
-        assert_eq!(
-            split_reply(b"1 3 1764258000.25 0 0 0 0  0 0"),
-            vec![
-                Value::Int(1),
-                Value::Int(3),
-                Value::BulkString(b"1764258000.25".to_vec()),
-                Value::Int(0),
-                Value::Int(0),
-                Value::Int(0),
-                Value::Int(0),
-                Value::BulkString(Vec::new()),
-                Value::Int(0),
-                Value::Int(0),
-            ]
-        );
-        assert_eq!(split_reply(b"-2 -1"), [-2, -1].map(Value::Int));
-        // Not integers: kept as they are, for the decoder to refuse.
-        assert_eq!(
-            split_reply(b"- 1e3 12345678901234567890"),
-            vec![
-                Value::BulkString(b"-".to_vec()),
-                Value::BulkString(b"1e3".to_vec()),
-                Value::BulkString(b"12345678901234567890".to_vec()),
-            ]
-        );
+        // A cut reply is refused, not read short.
+        assert_eq!(records(&reply[..40]), None);
     }
 }

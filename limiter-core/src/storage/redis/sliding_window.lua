@@ -11,10 +11,9 @@
 -- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to stop after the first rejected hit,
 -- ARGV[3]: "1" to only look (test / window stats: only the roll-over is written, as in `limits`),
 -- then for hit i, at b = 4 + 3 * (i - 1): ARGV[b] amount, ARGV[b+1] expiry (s), ARGV[b+2] cost.
--- Returns five integers per decided hit: allowed (1/0; when looking, 1 if floor(weighted) + cost
--- <= amount), previous count, previous PTTL, current count, current PTTL (PTTLs >= 0).
--- The values are returned as one string, separated by single spaces: one bulk string costs the
--- client a fraction of what parsing an array of integers does.
+-- Returns one record per decided hit (see scripts.rs): allowed (1/0; when looking, 1 if
+-- floor(weighted) + cost <= amount), previous count, previous PTTL, current count, current PTTL
+-- (PTTLs >= 0).
 local stop = ARGV[2] == '1'
 local peek = ARGV[3] == '1'
 
@@ -62,15 +61,9 @@ for i = 1, #KEYS / 2 do
             end
         end
     end
-    local n = #out
-    -- Literal strings: Lua turns numbers into text with sprintf, the dearest step here.
-    out[n + 1] = allowed == 1 and '1' or '0'
-    out[n + 2] = pc
-    out[n + 3] = pt
-    out[n + 4] = cc
-    out[n + 5] = ct
+    out[i] = struct.pack('<Bdddd', allowed, pc, pt, cc, ct)
     if stop and allowed == 0 then
         break
     end
 end
-return table.concat(out, ' ')
+return table.concat(out)
