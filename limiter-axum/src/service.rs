@@ -12,7 +12,8 @@ use axum::handler::Handler;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use limiter_core::{
-    parse_many, Decision, Hit, RateLimit, RateLimiter, Storage, StorageError, Timestamp,
+    parse_many, AdmittedReset, Decision, Hit, RateLimit, RateLimiter, Storage, StorageError,
+    Timestamp,
 };
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -834,8 +835,14 @@ async fn evaluate(
     let decisions = if hits.is_empty() {
         Default::default()
     } else {
+        // Admitted hits' reset times are only reported by headers and `CurrentLimits`.
+        let admitted_reset = if core.headers_enabled || core.current_limits {
+            AdmittedReset::Exact
+        } else {
+            AdmittedReset::UpperBound
+        };
         backend
-            .acquire_all(&hits, core.fail_on_first_breach)
+            .acquire_all_with(&hits, core.fail_on_first_breach, admitted_reset)
             .await?
     };
     // Results in item order: (item index, decision).

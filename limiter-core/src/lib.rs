@@ -39,8 +39,8 @@ pub use clock::Timestamp;
 pub use limiter::RateLimiter;
 pub use notation::{parse_many, Granularity, ParseError, RateLimit};
 pub use storage::{
-    Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage, StorageError,
-    WindowStats,
+    AdmittedReset, Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage,
+    StorageError, WindowStats,
 };
 #[cfg(feature = "mongodb")]
 pub use storage::{MongoDbStorage, MongoDbStorageBuilder};

@@ -1,7 +1,7 @@
 //! A strategy applied to a storage: the object the web layer talks to.
 
 use crate::notation::RateLimit;
-use crate::storage::{Decision, Decisions, Hit, Storage, StorageError, WindowStats};
+use crate::storage::{AdmittedReset, Decision, Decisions, Hit, Storage, StorageError, WindowStats};
 use crate::strategy::Strategy;
 
 /// Decides hits of one [`Strategy`] on one [`Storage`], like a `limits` strategy object.
@@ -86,6 +86,19 @@ impl RateLimiter {
     ) -> Result<Decisions, StorageError> {
         self.storage
             .acquire(self.strategy, hits, stop_at_first_breach)
+            .await
+    }
+
+    /// [`acquire_all`](Self::acquire_all), with the reset times of admitted hits only as exact as
+    /// `admitted_reset` asks; see [`Storage::acquire_with`].
+    pub async fn acquire_all_with(
+        &self,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
+    ) -> Result<Decisions, StorageError> {
+        self.storage
+            .acquire_with(self.strategy, hits, stop_at_first_breach, admitted_reset)
             .await
     }
 

@@ -201,6 +201,7 @@ macro_rules! storage_suite {
             $crate::storage_suite!(@specific $open;
                 fixed_window_anchored_at_first_hit,
                 fixed_window_counts_exactly_past_fourteen_digits,
+                fixed_window_upper_bound_reset,
                 moving_window_slides
             );
         }

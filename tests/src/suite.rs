@@ -1,7 +1,7 @@
 //! The behavioural suite every storage passes: the semantics of `limits`' strategies, in real
 //! time (windows of 1–2 s), each test on a key of its own so that tests run in parallel.
 
-use limiter_core::{Decisions, Granularity, Hit, RateLimit, Storage, Strategy};
+use limiter_core::{AdmittedReset, Decisions, Granularity, Hit, RateLimit, Storage, Strategy};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -319,6 +319,46 @@ pub async fn concurrent_hits_are_exact(storage: Storage, strategy: Strategy) {
         }
     }
     assert_eq!(admitted, 50, "{strategy}");
+}
+
+/// `AdmittedReset::UpperBound`: an admitted hit's reset time is no earlier than the exact one
+/// and at most one window from now, its `remaining` exact; a rejected hit's reset time is exact.
+pub async fn fixed_window_upper_bound_reset(storage: Storage) {
+    let strategy = Strategy::FixedWindow;
+    let id = unique_id("upper-bound");
+    let limit = per_seconds(2, 60);
+    let ids = [id.as_str()];
+    let hit = Hit {
+        limit: &limit,
+        identifiers: &ids,
+        cost: 1,
+    };
+    let nanos = |decisions: Decisions| decisions[0].reset_at.as_nanos();
+    let acquire = |admitted_reset| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .acquire_with(strategy, &[hit], false, admitted_reset)
+                .await
+                .expect("acquire")
+        }
+    };
+    let exact = nanos(acquire(AdmittedReset::Exact).await);
+    // Far enough apart that an upper bound cannot pass for the exact time.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let admitted = acquire(AdmittedReset::UpperBound).await;
+    assert!(admitted[0].allowed);
+    assert_eq!(admitted[0].remaining, 0);
+    let one_window_from_now = limiter_core::Timestamp::from(SystemTime::now()).as_nanos()
+        + Duration::from_secs(60).as_nanos() as u64;
+    assert!(nanos(admitted.clone()) >= exact);
+    assert!(nanos(admitted) <= one_window_from_now);
+    let rejected = acquire(AdmittedReset::UpperBound).await;
+    assert!(!rejected[0].allowed);
+    assert!(
+        nanos(rejected).abs_diff(exact) < Duration::from_millis(500).as_nanos() as u64,
+        "a rejected hit's reset time is exact"
+    );
 }
 
 /// Counts beyond what 14 significant digits hold stay exact (a Lua script that writes a number

@@ -84,6 +84,108 @@ async fn sentinel_three_limits_one_script_call() {
     three_limits_one_script_call(storage, &format!("redis://{master}")).await;
 }
 
+/// Concurrent requests leave in shared script calls, and stay exact: 64 requests of two limits
+/// each, half of them stopping at their first rejected hit, against 10 per minute then 1000 per
+/// minute: exactly 10 admitted; a stopping request that is rejected has one decision, the others
+/// two; and far fewer script calls than requests. On a current-thread runtime the 64 requests
+/// queue before the coalescing task runs, so they share one or two calls.
+async fn concurrent_requests_share_script_calls(storage: Storage, server_url: &str) {
+    let _serial = SERIAL.lock().await;
+    let mut server = limiter_tests::redis_connection(server_url).await;
+    for strategy in Strategy::ALL {
+        let id = unique_id("coalesced");
+        let scripts_before = limiter_tests::script_calls(&mut server).await;
+        let requests: Vec<_> = (0..64)
+            .map(|request| {
+                let storage = storage.clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    let tight = RateLimit::new(10, 1, Granularity::Minute);
+                    let loose = RateLimit::new(1000, 1, Granularity::Minute);
+                    let ids = [id.as_str(), "route"];
+                    let hits = [&tight, &loose].map(|limit| Hit {
+                        limit,
+                        identifiers: &ids,
+                        cost: 1,
+                    });
+                    let stop_at_first_breach = request % 2 == 0;
+                    let decisions = storage
+                        .acquire(strategy, &hits, stop_at_first_breach)
+                        .await
+                        .expect("acquire");
+                    (stop_at_first_breach, decisions)
+                })
+            })
+            .collect();
+        let mut admitted = 0;
+        for request in requests {
+            let (stop_at_first_breach, decisions) = request.await.expect("request task");
+            if decisions[0].allowed {
+                admitted += 1;
+            }
+            let expected = if stop_at_first_breach && !decisions[0].allowed {
+                1
+            } else {
+                2
+            };
+            assert_eq!(decisions.len(), expected, "{strategy}");
+            if expected == 2 {
+                assert!(decisions[1].allowed, "{strategy}: 1000 per minute");
+            }
+        }
+        let calls = limiter_tests::script_calls(&mut server).await - scripts_before;
+        assert_eq!(admitted, 10, "{strategy}: exactly the limit");
+        assert!(
+            calls <= 4,
+            "{strategy}: 64 requests took {calls} script calls"
+        );
+        println!("{strategy}: 64 concurrent requests -> {calls} script call(s)");
+    }
+}
+
+#[tokio::test]
+async fn standalone_concurrent_requests_share_script_calls() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "round trips") else {
+        return;
+    };
+    let storage = Storage::connect(&url).await.expect("connect");
+    // Loads the scripts, which would otherwise add calls to the count.
+    warm_up(&storage).await;
+    concurrent_requests_share_script_calls(storage, &url).await;
+}
+
+#[tokio::test]
+async fn sentinel_concurrent_requests_share_script_calls() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_SENTINEL_URL", "round trips")
+    else {
+        return;
+    };
+    let Some(sentinel_port) =
+        limiter_tests::server_env("LIMITER_TEST_SENTINEL_PORT", "round trips")
+    else {
+        return;
+    };
+    let storage = Storage::connect(&url).await.expect("connect");
+    warm_up(&storage).await;
+    let master = limiter_tests::sentinel_master(&sentinel_port).await;
+    concurrent_requests_share_script_calls(storage, &format!("redis://{master}")).await;
+}
+
+/// One hit under every strategy, so that each script is loaded on the server.
+async fn warm_up(storage: &Storage) {
+    let limit = RateLimit::new(10, 1, Granularity::Minute);
+    for strategy in Strategy::ALL {
+        // A key per strategy: each stores a different type.
+        let id = unique_id("warm-up");
+        let hit = Hit {
+            limit: &limit,
+            identifiers: &[id.as_str()],
+            cost: 1,
+        };
+        storage.acquire_one(strategy, &hit).await.expect("warm up");
+    }
+}
+
 /// Once a key is over its limit, further rejected hits (batch, single, `test`) are answered by the
 /// over-limit cache without any script call; `clear` drops the entry; once `reset_at` passes the
 /// server is asked again and admits; with the cache off every rejected hit is a script call.

@@ -66,6 +66,24 @@ pub struct Decision {
     pub reset_at: Timestamp,
 }
 
+/// How exact the reset time of an admitted hit must be, for
+/// [`Storage::acquire_with`].
+///
+/// A rejected hit's reset time is always exact (it is what a 429 reports, and what the
+/// over-limit cache keeps), and `remaining` is exact either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AdmittedReset {
+    /// The exact reset time: what response headers report. The default.
+    #[default]
+    Exact,
+    /// A reset time no earlier than the exact one: at most one window from now. For callers
+    /// that only need the admission, as Flask-Limiter without headers. It saves one read per hit
+    /// where the backend must ask for the time (Redis, fixed window: `PTTL`); the others report
+    /// the exact time anyway.
+    UpperBound,
+}
+
 /// The state of one limit's window for one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowStats {
@@ -259,13 +277,42 @@ impl Storage {
     /// cache already knows the answer: with `stop_at_first_breach` when the first hit is a key
     /// known to be over its limit, otherwise when every hit is (see
     /// [`RedisStorageBuilder::over_limit_cache`]).
-    // Irrefutable when no network backend is built.
-    #[allow(irrefutable_let_patterns)]
     pub async fn acquire(
         &self,
         strategy: Strategy,
         hits: &[Hit<'_>],
         stop_at_first_breach: bool,
+    ) -> Result<Decisions, StorageError> {
+        self.acquire_with(strategy, hits, stop_at_first_breach, AdmittedReset::Exact)
+            .await
+    }
+
+    /// [`acquire`](Self::acquire), with the reset times of admitted hits only as exact as
+    /// `admitted_reset` asks.
+    ///
+    /// ```
+    /// use limiter_core::{AdmittedReset, Hit, MemoryStorage, RateLimit, Storage, Strategy};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let storage = Storage::from(MemoryStorage::new());
+    /// let limit: RateLimit = "2 per minute".parse()?;
+    /// let hit = Hit { limit: &limit, identifiers: &["client"], cost: 1 };
+    /// let decisions = storage
+    ///     .acquire_with(Strategy::FixedWindow, &[hit], true, AdmittedReset::UpperBound)
+    ///     .await?;
+    /// assert!(decisions[0].allowed);
+    /// assert_eq!(decisions[0].remaining, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    // Irrefutable when no network backend is built.
+    #[allow(irrefutable_let_patterns)]
+    pub async fn acquire_with(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
     ) -> Result<Decisions, StorageError> {
         if let Storage::Memory(memory) = self {
             return Ok(memory.acquire(strategy, hits, stop_at_first_breach));
@@ -278,7 +325,7 @@ impl Storage {
         }
         let generation = cache.map_or(0, |cache| cache.generation());
         let decisions = self
-            .acquire_remote(strategy, hits, stop_at_first_breach)
+            .acquire_remote(strategy, hits, stop_at_first_breach, admitted_reset)
             .await?;
         if let Some(cache) = cache {
             cache.record(strategy, hits, &decisions, generation);
@@ -291,11 +338,18 @@ impl Storage {
         strategy: Strategy,
         hits: &[Hit<'_>],
         stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
     ) -> Result<Decisions, StorageError> {
+        // Only Redis has to ask for the reset time separately.
+        let _ = admitted_reset;
         match self {
             Storage::Memory(memory) => Ok(memory.acquire(strategy, hits, stop_at_first_breach)),
             #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.acquire(strategy, hits, stop_at_first_breach).await,
+            Storage::Redis(redis) => {
+                redis
+                    .acquire(strategy, hits, stop_at_first_breach, admitted_reset)
+                    .await
+            }
             #[cfg(feature = "memcached")]
             Storage::Memcached(memcached) => {
                 memcached

@@ -3,34 +3,47 @@
 -- expiry when the result equals the cost (the key did not exist: the window starts now).
 --
 -- KEYS[i]: the counter of hit i ("{prefix}:{limits key}").
--- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to stop after the first rejected hit,
--- ARGV[3]: "1" to only look (test / window stats: nothing is written),
--- then for hit i, at b = 4 + 3 * (i - 1): ARGV[b] amount, ARGV[b+1] expiry (s), ARGV[b+2] cost.
--- Returns one record per decided hit (see scripts.rs): allowed (1/0), count, PTTL (ms, < 0 if
--- none), 0, 0.
-local stop = ARGV[2] == '1'
-local peek = ARGV[3] == '1'
+-- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to only look (test / window stats:
+-- nothing is written), then for hit i, at b = 3 + 4 * (i - 1): ARGV[b] amount, ARGV[b+1]
+-- expiry (s), ARGV[b+2] cost, ARGV[b+3] "0" if the hit belongs to the same request as the one
+-- before it, else the first hit of a request, the sum of: 1, plus 2 if the request stops at its
+-- first rejected hit (its later hits get no record), plus 4 if its admitted hits need no reset
+-- time (their PTTL is not read).
+-- Returns one record per decided hit (see scripts.rs): allowed (1/0), count, PTTL (ms; -1 or -2
+-- when the key has no expiry or does not exist, -3 when not read), 0, 0.
+local peek = ARGV[2] == '1'
 local out = {}
+local stops, skipping, lazy = false, false, false
 for i = 1, #KEYS do
-    local b = 4 + 3 * (i - 1)
-    local amount = tonumber(ARGV[b])
-    local cost = tonumber(ARGV[b + 2])
-    local key = KEYS[i]
-    local count
-    local allowed
-    if peek then
-        count = tonumber(redis.call('GET', key)) or 0
-        allowed = count + cost <= amount
-    else
-        count = redis.call('INCRBY', key, cost)
-        if count == cost then
-            redis.call('EXPIRE', key, ARGV[b + 1])
-        end
-        allowed = count <= amount
+    local b = 3 + 4 * (i - 1)
+    local mode = ARGV[b + 3]
+    if mode ~= '0' then
+        mode = tonumber(mode)
+        stops, skipping, lazy = mode % 4 >= 2, false, mode >= 4
     end
-    out[i] = struct.pack('<Bdddd', allowed and 1 or 0, count, redis.call('PTTL', key), 0, 0)
-    if stop and not allowed then
-        break
+    if not skipping then
+        local amount = tonumber(ARGV[b])
+        local cost = tonumber(ARGV[b + 2])
+        local key = KEYS[i]
+        local count
+        local allowed
+        if peek then
+            count = tonumber(redis.call('GET', key)) or 0
+            allowed = count + cost <= amount
+        else
+            count = redis.call('INCRBY', key, cost)
+            if count == cost then
+                redis.call('EXPIRE', key, ARGV[b + 1])
+            end
+            allowed = count <= amount
+        end
+        -- PTTL costs as much as INCRBY: only read when it will be reported.
+        local ttl = -3
+        if not (lazy and allowed) then
+            ttl = redis.call('PTTL', key)
+        end
+        out[#out + 1] = struct.pack('<Bdddd', allowed and 1 or 0, count, ttl, 0, 0)
+        skipping = stops and not allowed
     end
 end
 return table.concat(out)

@@ -5,6 +5,17 @@
 //!   sends all the hits of a request (one per limit) to one Lua script, by `EVALSHA` (the script is
 //!   loaded again after a `NOSCRIPT` reply, e.g. after a server restart), so checking a request
 //!   against three limits costs one round trip and one script call, where Python costs three.
+//! * **Concurrent requests share script calls** (standalone and sentinel): the requests that are
+//!   waiting at the same moment go to the server as one script call, which decides each of them
+//!   in order with its own `stop_at_first_breach`. Nothing waits for a batch to fill; under load
+//!   this cuts the server's work per request by the parsing, lookup and start-up of a script call
+//!   (see `batch.rs`). A batch is one atomic script run, so counts stay exact.
+//! * **Replies in binary**: each decided hit comes back as one byte and four little-endian doubles
+//!   (`struct.pack`), which is cheaper for the server than formatting numbers as text, and exact
+//!   for every count a Lua script can hold (2⁵³).
+//! * **Reset times only when asked**: [`Storage::acquire_with`](super::Storage::acquire_with)
+//!   with [`AdmittedReset::UpperBound`] skips the fixed window's `PTTL` for admitted hits (the
+//!   middleware asks for it only when it sends headers or serves `CurrentLimits`).
 //! * **Shared with Python**: keys are `{prefix}:{limits key}` (sliding window:
 //!   `{prefix}:{{limits key}}` and `{prefix}:{{limits key}}/-1`) and each hit writes what `limits`'
 //!   own scripts write, so a Flask-Limiter service and ours on one Redis enforce one limit.
@@ -58,12 +69,13 @@
 //! `stop_at_first_breach` it is one call per slot, sent concurrently; with it, consecutive hits of
 //! one slot are one call and the calls are made in order, stopping at the first rejected hit.
 
+mod batch;
 mod cluster;
 mod scripts;
 mod sentinel;
 
 use super::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
-use super::{Decision, Decisions, Hit, StorageError, WindowStats};
+use super::{AdmittedReset, Decision, Decisions, Hit, StorageError, WindowStats};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
@@ -71,7 +83,7 @@ use crate::uri::StorageUri;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, RedisError, RedisResult, Value};
-use scripts::{Call, Record, Records, ScriptHit};
+use scripts::{Call, Record, Records, Request, ScriptHit};
 use sentinel::SentinelConnection;
 use std::fmt;
 use std::future::Future;
@@ -124,6 +136,8 @@ struct Inner {
     timeout: Duration,
     backend: &'static str,
     over_limit: Option<OverLimitCache>,
+    /// Coalesces concurrent requests' script calls (standalone and sentinel connections).
+    batcher: Option<batch::Batcher>,
 }
 
 enum Connection {
@@ -272,13 +286,17 @@ impl RedisStorageBuilder {
         let backend = parsed.scheme_name();
         let timeout = self.timeout;
         let connection = bounded(backend, timeout, connect(parsed, timeout, self.tls)).await?;
+        let coalesce = !matches!(connection, Connection::Cluster { .. });
         Ok(RedisStorage {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 connection,
                 key_prefix: self.key_prefix,
                 timeout,
                 backend,
                 over_limit: self.over_limit_capacity.map(OverLimitCache::new),
+                batcher: coalesce
+                    .then(|| batch::Batcher::start(inner.clone()))
+                    .flatten(),
             }),
         })
     }
@@ -657,9 +675,9 @@ impl RedisStorage {
         }
     }
 
-    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns one
-    /// record per decided hit.
-    async fn eval(&self, call: &Call<'_>) -> RedisResult<Records> {
+    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
+    /// records of each of the call's requests, one per decided hit.
+    async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
         let reply = match self.query(&call.evalsha()).await {
             Err(error)
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
@@ -669,42 +687,70 @@ impl RedisStorage {
             }
             other => other?,
         };
-        let records = match reply {
-            Value::BulkString(bytes) => scripts::records(&bytes),
-            _ => return Err(unexpected("not a string")),
+        let Value::BulkString(bytes) = reply else {
+            return Err(unexpected("not a string"));
         };
-        match records {
-            Some(records) if records.len() <= call.hits.len() => Ok(records),
-            _ => Err(unexpected("wrong number of records")),
-        }
+        scripts::records(&bytes)
+            .and_then(|records| scripts::by_request(&records, call.requests))
+            .ok_or_else(|| unexpected("wrong number of records"))
     }
 
-    /// Decides `hits` in as few script calls as the topology allows (one, unless a cluster batch
-    /// spans several slots).
+    /// One script call for the hits of one request.
+    async fn eval_one(
+        &self,
+        strategy: Strategy,
+        now: f64,
+        hits: &[ScriptHit],
+        stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
+        peek: bool,
+    ) -> RedisResult<Records> {
+        let requests = [Request {
+            hits: hits.len(),
+            stop_at_first_breach,
+            admitted_reset,
+        }];
+        let call = Call {
+            strategy,
+            now,
+            peek,
+            hits,
+            requests: &requests,
+        };
+        let mut records = self.eval(&call).await?;
+        Ok(records.pop().unwrap_or_default())
+    }
+
+    /// Decides one request's `hits` in as few script calls as the topology allows (one, unless a
+    /// cluster batch spans several slots).
     async fn eval_batch(
         &self,
         strategy: Strategy,
         now: f64,
         hits: &[ScriptHit],
         stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
         peek: bool,
     ) -> RedisResult<Records> {
-        let call = |hits| Call {
-            strategy,
-            now,
-            stop_at_first_breach,
-            peek,
-            hits,
+        let call = |hits| {
+            self.eval_one(
+                strategy,
+                now,
+                hits,
+                stop_at_first_breach,
+                admitted_reset,
+                peek,
+            )
         };
         let is_cluster = matches!(self.inner.connection, Connection::Cluster { .. });
         if !is_cluster || cluster::single_slot(hits) {
-            return self.eval(&call(hits)).await;
+            return call(hits).await;
         }
         if stop_at_first_breach {
             let mut records = Records::with_capacity(hits.len());
             for run in cluster::runs(hits) {
                 let expected = run.len();
-                let part = self.eval(&call(&hits[run])).await?;
+                let part = call(&hits[run]).await?;
                 let breached = part.len() < expected || part.iter().any(|record| !record.allowed);
                 records.extend(part);
                 if breached {
@@ -721,15 +767,12 @@ impl RedisStorage {
         let replies = futures_util::future::try_join_all(
             group_hits
                 .iter()
-                .map(|group| async move { self.eval(&call(group)).await }),
+                .map(|group| async move { call(group).await }),
         )
         .await?;
         // Without stopping at a breach every group decides all of its hits.
         let mut records: Records = smallvec::smallvec![Record::default(); hits.len()];
         for (group, reply) in groups.iter().zip(replies) {
-            if reply.len() != group.len() {
-                return Err(unexpected("a hit without a record"));
-            }
             for (&index, record) in group.iter().zip(reply) {
                 records[index] = record;
             }
@@ -737,11 +780,49 @@ impl RedisStorage {
         Ok(records)
     }
 
+    /// Decides one request's `hits`: through the coalescing task when there is one, else by
+    /// [`eval_batch`](Self::eval_batch).
+    async fn decide(
+        &self,
+        strategy: Strategy,
+        now: f64,
+        hits: Vec<ScriptHit>,
+        stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
+    ) -> RedisResult<Records> {
+        let request = Request {
+            hits: hits.len(),
+            stop_at_first_breach,
+            admitted_reset,
+        };
+        let hits = match &self.inner.batcher {
+            Some(batcher) => match batcher.submit(strategy, request, hits) {
+                Ok(records) => {
+                    return records
+                        .await
+                        .unwrap_or_else(|_| Err(unexpected("the coalescing task stopped")));
+                }
+                Err(hits) => hits,
+            },
+            None => hits,
+        };
+        self.eval_batch(
+            strategy,
+            now,
+            &hits,
+            stop_at_first_breach,
+            admitted_reset,
+            false,
+        )
+        .await
+    }
+
     pub(crate) async fn acquire(
         &self,
         strategy: Strategy,
         hits: &[Hit<'_>],
         stop_at_first_breach: bool,
+        admitted_reset: AdmittedReset,
     ) -> Result<Decisions, StorageError> {
         if hits.is_empty() {
             return Ok(Decisions::new());
@@ -752,12 +833,12 @@ impl RedisStorage {
             .map(|hit| self.script_hit(strategy, hit))
             .collect();
         let records = self
-            .bounded(self.eval_batch(
+            .bounded(self.decide(
                 strategy,
                 now.as_secs_f64(),
-                &script_hits,
+                script_hits,
                 stop_at_first_breach,
-                false,
+                admitted_reset,
             ))
             .await?;
         Ok(hits
@@ -773,7 +854,12 @@ impl RedisStorage {
         hit: &Hit<'_>,
     ) -> Result<Decision, StorageError> {
         let decisions = self
-            .acquire(strategy, std::slice::from_ref(hit), false)
+            .acquire(
+                strategy,
+                std::slice::from_ref(hit),
+                false,
+                AdmittedReset::Exact,
+            )
             .await?;
         decisions
             .first()
@@ -786,7 +872,14 @@ impl RedisStorage {
         let now = Timestamp::from(SystemTime::now());
         let script_hits = [self.script_hit(strategy, hit)];
         let records = self
-            .bounded(self.eval_batch(strategy, now.as_secs_f64(), &script_hits, false, true))
+            .bounded(self.eval_batch(
+                strategy,
+                now.as_secs_f64(),
+                &script_hits,
+                false,
+                AdmittedReset::Exact,
+                true,
+            ))
             .await?;
         match records.first() {
             Some(record) => Ok(decode(strategy, now, hit.limit, record)),
@@ -1025,10 +1118,16 @@ fn decode(strategy: Strategy, now: Timestamp, limit: &RateLimit, record: &Record
     let expiry = limit.expiry();
     let (remaining, reset_at) = match strategy {
         Strategy::FixedWindow => {
-            // count, PTTL (negative when the key does not exist: reset is now)
+            // count, PTTL (negative when the key does not exist: reset is now; not read: at most
+            // one window away)
+            let until_reset = if b == scripts::TTL_NOT_READ {
+                expiry
+            } else {
+                millis(b)
+            };
             (
                 amount.saturating_sub(count(a)),
-                now.saturating_add(millis(b)),
+                now.saturating_add(until_reset),
             )
         }
         Strategy::MovingWindow => {
@@ -1153,6 +1252,12 @@ mod tests {
         assert_eq!(
             decode(Strategy::FixedWindow, now, &limit, &fresh).reset_at,
             now
+        );
+        // PTTL not read (an admitted hit whose reset time was not asked for): one window away.
+        let unread = record(true, [2.0, scripts::TTL_NOT_READ, 0.0, 0.0]);
+        assert_eq!(
+            decode(Strategy::FixedWindow, now, &limit, &unread).reset_at,
+            now.saturating_add(Duration::from_secs(60))
         );
 
         let moving = record(false, [3.0, 1000.5, 0.0, 0.0]);

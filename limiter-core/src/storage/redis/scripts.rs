@@ -5,6 +5,7 @@
 //! and stored values are those a Python deployment reads and writes. See the `.lua` files for the
 //! exact calling convention; [`Call`] builds it.
 
+use crate::storage::AdmittedReset;
 use crate::strategy::Strategy;
 use redis::Script;
 use std::sync::LazyLock;
@@ -38,6 +39,32 @@ pub(super) struct ScriptHit {
     pub keys: Vec<String>,
 }
 
+/// One request's share of a script call: its hits are consecutive in the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Request {
+    /// How many hits it has.
+    pub hits: usize,
+    /// Whether its hits after the first rejected one are skipped (they get no record).
+    pub stop_at_first_breach: bool,
+    /// Whether its admitted hits need their exact reset time.
+    pub admitted_reset: AdmittedReset,
+}
+
+impl Request {
+    /// The script's mode argument for this request's first hit (see fixed_window.lua).
+    fn first_hit_mode(&self) -> &'static str {
+        match (self.stop_at_first_breach, self.admitted_reset) {
+            (false, AdmittedReset::Exact) => "1",
+            (true, AdmittedReset::Exact) => "3",
+            (false, AdmittedReset::UpperBound) => "5",
+            (true, AdmittedReset::UpperBound) => "7",
+        }
+    }
+}
+
+/// The fixed window's "time to live" of a counter whose `PTTL` was not read.
+pub(super) const TTL_NOT_READ: f64 = -3.0;
+
 /// The arguments of one script call.
 #[derive(Debug)]
 pub(super) struct Call<'a> {
@@ -45,12 +72,12 @@ pub(super) struct Call<'a> {
     pub strategy: Strategy,
     /// Now, in seconds since the epoch (the moving window's clock, as Python's `time.time()`).
     pub now: f64,
-    /// Stop after the first rejected hit.
-    pub stop_at_first_breach: bool,
     /// Only look: write nothing but the sliding window's roll-over.
     pub peek: bool,
-    /// The hits, in order.
+    /// The hits, in order: those of the first request, then those of the next, …
     pub hits: &'a [ScriptHit],
+    /// The requests the hits belong to; their `hits` add up to `hits.len()`.
+    pub requests: &'a [Request],
 }
 
 impl Call<'_> {
@@ -59,7 +86,7 @@ impl Call<'_> {
         let script = script(self.strategy);
         let keys: usize = self.hits.iter().map(|hit| hit.keys.len()).sum();
         // Sized up front: growing the command's buffers argument by argument cost more than
-        // writing them (EVALSHA, sha, key count, keys, 3 flags, 3 numbers per hit).
+        // writing them (EVALSHA, sha, key count, keys, 2 flags, 4 values per hit).
         let key_bytes: usize = self
             .hits
             .iter()
@@ -67,8 +94,8 @@ impl Call<'_> {
             .map(String::len)
             .sum();
         let mut cmd = redis::Cmd::with_capacity(
-            6 + keys + 3 * self.hits.len(),
-            64 + key_bytes + 32 + 3 * 20 * self.hits.len(),
+            5 + keys + 4 * self.hits.len(),
+            64 + key_bytes + 32 + (3 * 20 + 1) * self.hits.len(),
         );
         cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
         for hit in self.hits {
@@ -84,10 +111,14 @@ impl Call<'_> {
         } else {
             cmd.arg("0");
         }
-        cmd.arg(if self.stop_at_first_breach { "1" } else { "0" })
-            .arg(if self.peek { "1" } else { "0" });
-        for hit in self.hits {
-            cmd.arg(hit.amount).arg(hit.expiry).arg(hit.cost);
+        cmd.arg(if self.peek { "1" } else { "0" });
+        let mut hits = self.hits.iter();
+        for request in self.requests {
+            let first = request.first_hit_mode();
+            for (index, hit) in hits.by_ref().take(request.hits).enumerate() {
+                cmd.arg(hit.amount).arg(hit.expiry).arg(hit.cost);
+                cmd.arg(if index == 0 { first } else { "0" });
+            }
         }
         cmd
     }
@@ -153,6 +184,27 @@ pub(super) fn records(reply: &[u8]) -> Option<Records> {
     Some(records)
 }
 
+/// Deals a call's records out to its requests, in order: each request gets one record per hit,
+/// or fewer when it stops at a rejected hit. `None` if the records do not fit the requests.
+pub(super) fn by_request(records: &[Record], requests: &[Request]) -> Option<Vec<Records>> {
+    let mut rest = records;
+    let mut dealt = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut taken = 0;
+        while taken < request.hits {
+            let record = rest.get(taken)?;
+            taken += 1;
+            if request.stop_at_first_breach && !record.allowed {
+                break;
+            }
+        }
+        let (own, next) = rest.split_at(taken);
+        dealt.push(Records::from_slice(own));
+        rest = next;
+    }
+    rest.is_empty().then_some(dealt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{records, Record, Records};
@@ -192,5 +244,41 @@ mod tests {
         );
         // A cut reply is refused, not read short.
         assert_eq!(records(&reply[..40]), None);
+    }
+
+    #[test]
+    fn records_are_dealt_to_their_requests() {
+        use super::{by_request, AdmittedReset, Request};
+        let allowed = Record {
+            allowed: true,
+            fields: [1.0, 0.0, 0.0, 0.0],
+        };
+        let rejected = Record {
+            allowed: false,
+            ..allowed
+        };
+        let request = |hits, stop_at_first_breach| Request {
+            hits,
+            stop_at_first_breach,
+            admitted_reset: AdmittedReset::Exact,
+        };
+        // A request that stops at its first rejected hit, one that decides all, one of one hit.
+        let requests = [request(3, true), request(2, false), request(1, true)];
+        let records = [rejected, rejected, allowed, allowed];
+        assert_eq!(
+            by_request(&records, &requests),
+            Some(vec![
+                Records::from_slice(&[rejected]),
+                Records::from_slice(&[rejected, allowed]),
+                Records::from_slice(&[allowed]),
+            ])
+        );
+        // Too few records, or too many, is a broken reply.
+        assert_eq!(by_request(&records[..3], &requests), None);
+        let mut extra = records.to_vec();
+        extra.push(allowed);
+        assert_eq!(by_request(&extra, &requests), None);
+        // A request that decides all hits needs a record for each.
+        assert_eq!(by_request(&[rejected], &[request(2, false)]), None);
     }
 }

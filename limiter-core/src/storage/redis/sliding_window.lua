@@ -8,14 +8,13 @@
 --
 -- KEYS[2i-1], KEYS[2i]: the previous ("{prefix}:{{limits key}}/-1") and current
 -- ("{prefix}:{{limits key}}") counters of hit i (hash-tagged: one cluster slot).
--- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to stop after the first rejected hit,
--- ARGV[3]: "1" to only look (test / window stats: only the roll-over is written, as in `limits`),
--- then for hit i, at b = 4 + 3 * (i - 1): ARGV[b] amount, ARGV[b+1] expiry (s), ARGV[b+2] cost.
+-- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to only look (test / window stats: only
+-- the roll-over is written, as in `limits`), then per hit the four arguments of fixed_window.lua (which alone reads
+-- the reset time only when asked).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0; when looking, 1 if
 -- floor(weighted) + cost <= amount), previous count, previous PTTL, current count, current PTTL
 -- (PTTLs >= 0).
-local stop = ARGV[2] == '1'
-local peek = ARGV[3] == '1'
+local peek = ARGV[2] == '1'
 
 local function state(previous, current)
     local previous_count = tonumber(redis.call('GET', previous)) or 0
@@ -32,38 +31,43 @@ local function state(previous, current)
 end
 
 local out = {}
+local stops, skipping = false, false
 for i = 1, #KEYS / 2 do
-    local b = 4 + 3 * (i - 1)
-    local amount = tonumber(ARGV[b])
-    local expiry = tonumber(ARGV[b + 1]) * 1000
-    local cost = tonumber(ARGV[b + 2])
-    local previous = KEYS[2 * i - 1]
-    local current = KEYS[2 * i]
-
-    local current_ttl = tonumber(redis.call('PTTL', current))
-    if current_ttl > 0 and current_ttl < expiry then
-        -- The current window is over: it becomes the previous one.
-        redis.call('RENAME', current, previous)
-        redis.call('SET', current, 0, 'PX', current_ttl + expiry)
+    local b = 3 + 4 * (i - 1)
+    local mode = ARGV[b + 3]
+    if mode ~= '0' then
+        stops, skipping = tonumber(mode) % 4 >= 2, false
     end
+    if not skipping then
+        local amount = tonumber(ARGV[b])
+        local expiry = tonumber(ARGV[b + 1]) * 1000
+        local cost = tonumber(ARGV[b + 2])
+        local previous = KEYS[2 * i - 1]
+        local current = KEYS[2 * i]
 
-    local allowed = 0
-    local pc, pt, cc, ct = state(previous, current)
-    local weighted = math.floor(pc * pt / expiry) + cc
-    if cost <= amount and weighted + cost <= amount then
-        allowed = 1
-        if not peek then
-            if redis.call('EXISTS', current) == 1 then
-                cc = redis.call('INCRBY', current, cost)
-            else
-                redis.call('SET', current, cost, 'PX', expiry * 2)
-                cc, ct = cost, expiry * 2
+        local current_ttl = tonumber(redis.call('PTTL', current))
+        if current_ttl > 0 and current_ttl < expiry then
+            -- The current window is over: it becomes the previous one.
+            redis.call('RENAME', current, previous)
+            redis.call('SET', current, 0, 'PX', current_ttl + expiry)
+        end
+
+        local allowed = 0
+        local pc, pt, cc, ct = state(previous, current)
+        local weighted = math.floor(pc * pt / expiry) + cc
+        if cost <= amount and weighted + cost <= amount then
+            allowed = 1
+            if not peek then
+                if redis.call('EXISTS', current) == 1 then
+                    cc = redis.call('INCRBY', current, cost)
+                else
+                    redis.call('SET', current, cost, 'PX', expiry * 2)
+                    cc, ct = cost, expiry * 2
+                end
             end
         end
-    end
-    out[i] = struct.pack('<Bdddd', allowed, pc, pt, cc, ct)
-    if stop and allowed == 0 then
-        break
+        out[#out + 1] = struct.pack('<Bdddd', allowed, pc, pt, cc, ct)
+        skipping = stops and allowed == 0
     end
 end
 return table.concat(out)
