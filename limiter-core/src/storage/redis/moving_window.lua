@@ -64,7 +64,7 @@ for i = 1, #KEYS do
                     redis.call('LPUSH', key, unpack(entries, j, math.min(j + 4999, #entries)))
                 end
                 redis.call('LTRIM', key, 0, amount - 1)
-                redis.call('EXPIRE', key, expiry)
+                redis.call('EXPIRE', key, ARGV[b + 1])
                 allowed = 1
             end
         end

@@ -59,7 +59,7 @@ for i = 1, #KEYS / 2 do
             allowed = 1
             if not peek then
                 if redis.call('EXISTS', current) == 1 then
-                    cc = redis.call('INCRBY', current, cost)
+                    cc = redis.call('INCRBY', current, ARGV[b + 2])
                 else
                     redis.call('SET', current, cost, 'PX', expiry * 2)
                     cc, ct = cost, expiry * 2
