@@ -10,9 +10,9 @@
 //!   in order with its own `stop_at_first_breach`. Nothing waits for a batch to fill; under load
 //!   this cuts the server's work per request by the parsing, lookup and start-up of a script call
 //!   (see `batch.rs`). A batch is one atomic script run, so counts stay exact.
-//! * **Replies in binary**: each decided hit comes back as one byte and four little-endian doubles
-//!   (`struct.pack`), which is cheaper for the server than formatting numbers as text, and exact
-//!   for every count a Lua script can hold (2⁵³).
+//! * **Replies in binary**: each decided hit comes back as one byte and two or four
+//!   little-endian doubles (`struct.pack`), which is cheaper for the server than formatting
+//!   numbers as text, and exact for every count a Lua script can hold (2⁵³).
 //! * **Reset times only when asked**: [`Storage::acquire_with`](super::Storage::acquire_with)
 //!   with [`AdmittedReset::UpperBound`] skips the fixed window's `PTTL` for admitted hits (the
 //!   middleware asks for it only when it sends headers or serves `CurrentLimits`).
@@ -690,7 +690,7 @@ impl RedisStorage {
         let Value::BulkString(bytes) = reply else {
             return Err(unexpected("not a string"));
         };
-        scripts::records(&bytes)
+        scripts::records(&bytes, call.strategy)
             .and_then(|records| scripts::by_request(&records, call.requests))
             .ok_or_else(|| unexpected("wrong number of records"))
     }

@@ -139,45 +139,55 @@ fn script_source(strategy: Strategy) -> &'static str {
     }
 }
 
-/// What a script reports of one decided hit: whether it was admitted, and four numbers whose
-/// meaning depends on the strategy (see each `.lua` file).
+/// What a script reports of one decided hit: whether it was admitted, and up to four numbers
+/// whose meaning depends on the strategy (see each `.lua` file; the fixed window has two, the
+/// others are 0).
 ///
-/// The scripts pack each record with `struct.pack('<Bdddd', …)`: one byte, then four
-/// little-endian doubles. Binary rather than text because Lua writes a number as text with
-/// `sprintf`, which cost the server more than the `INCRBY` it reports (`INFO commandstats`) and
-/// keeps only 14 digits; a double is exact for every count a Lua script can hold (2⁵³).
+/// The scripts pack each record with `struct.pack`: one byte, then little-endian doubles
+/// (`'<Bdd'` for the fixed window, `'<Bdddd'` for the others). Binary rather than text because
+/// Lua writes a number as text with `sprintf`, which cost the server more than the `INCRBY` it
+/// reports (`INFO commandstats`) and keeps only 14 digits; a double is exact for every count a
+/// Lua script can hold (2⁵³).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct Record {
     /// The hit was admitted (when only looking: it would be).
     pub allowed: bool,
-    /// The strategy's four numbers.
+    /// The strategy's numbers.
     pub fields: [f64; 4],
 }
 
 /// The records of one reply: inline for up to four hits, as [`Decisions`](crate::Decisions).
 pub(super) type Records = smallvec::SmallVec<[Record; 4]>;
 
-/// The size of one packed [`Record`].
-const RECORD_BYTES: usize = 1 + 4 * 8;
+/// How many numbers follow the admission byte in a record of `strategy`'s script.
+fn numbers_per_record(strategy: Strategy) -> usize {
+    match strategy {
+        Strategy::FixedWindow => 2,
+        Strategy::MovingWindow | Strategy::SlidingWindowCounter => 4,
+    }
+}
 
-/// The records of a script's reply, in the order of the hits; `None` if the reply is not a whole
-/// number of records.
-pub(super) fn records(reply: &[u8]) -> Option<Records> {
-    if reply.len() % RECORD_BYTES != 0 {
+/// The records of a reply of `strategy`'s script, in the order of the hits; `None` if the reply
+/// is not a whole number of records.
+pub(super) fn records(reply: &[u8], strategy: Strategy) -> Option<Records> {
+    let numbers = numbers_per_record(strategy);
+    let record_bytes = 1 + 8 * numbers;
+    if reply.len() % record_bytes != 0 {
         return None;
     }
     let records = reply
-        .chunks_exact(RECORD_BYTES)
+        .chunks_exact(record_bytes)
         .map(|bytes| {
-            let number = |index: usize| {
+            let mut fields = [0.0; 4];
+            for (index, field) in fields.iter_mut().take(numbers).enumerate() {
                 let start = 1 + 8 * index;
                 let mut le_bytes = [0; 8];
                 le_bytes.copy_from_slice(&bytes[start..start + 8]);
-                f64::from_le_bytes(le_bytes)
-            };
+                *field = f64::from_le_bytes(le_bytes);
+            }
             Record {
                 allowed: bytes[0] == 1,
-                fields: [number(0), number(1), number(2), number(3)],
+                fields,
             }
         })
         .collect();
@@ -208,9 +218,10 @@ pub(super) fn by_request(records: &[Record], requests: &[Request]) -> Option<Vec
 #[cfg(test)]
 mod tests {
     use super::{records, Record, Records};
+    use crate::strategy::Strategy;
 
-    /// `struct.pack('<Bdddd', allowed, a, b, c, d)`, as the scripts write it.
-    fn packed(allowed: u8, fields: [f64; 4]) -> Vec<u8> {
+    /// `struct.pack('<B' .. 'd' × n, allowed, …)`, as the scripts write it.
+    fn packed(allowed: u8, fields: &[f64]) -> Vec<u8> {
         let mut bytes = vec![allowed];
         for field in fields {
             bytes.extend_from_slice(&field.to_le_bytes());
@@ -220,13 +231,14 @@ mod tests {
 
     #[test]
     fn replies_are_packed_records() {
-        assert_eq!(records(b""), Some(Records::new()));
-        let mut reply = packed(1, [2.0, 59_000.0, 0.0, 0.0]);
+        let moving = Strategy::MovingWindow;
+        assert_eq!(records(b"", moving), Some(Records::new()));
+        let mut reply = packed(1, &[2.0, 59_000.0, 0.0, 0.0]);
         // The moving window's oldest entry, and a count past what decimal text in Lua keeps.
-        reply.extend(packed(0, [3.0, 1_764_258_000.25, 0.0, 0.0]));
-        reply.extend(packed(1, [123_456_789_012_345.0, -2.0, 0.0, 0.0]));
+        reply.extend(packed(0, &[3.0, 1_764_258_000.25, 0.0, 0.0]));
+        reply.extend(packed(1, &[123_456_789_012_345.0, -2.0, 7.0, 8.0]));
         assert_eq!(
-            records(&reply),
+            records(&reply, moving),
             Some(Records::from_slice(&[
                 Record {
                     allowed: true,
@@ -238,12 +250,30 @@ mod tests {
                 },
                 Record {
                     allowed: true,
-                    fields: [123_456_789_012_345.0, -2.0, 0.0, 0.0]
+                    fields: [123_456_789_012_345.0, -2.0, 7.0, 8.0]
                 },
             ]))
         );
         // A cut reply is refused, not read short.
-        assert_eq!(records(&reply[..40]), None);
+        assert_eq!(records(&reply[..40], moving), None);
+
+        // The fixed window's records carry two numbers.
+        let mut fixed = packed(1, &[2.0, 59_000.0]);
+        fixed.extend(packed(0, &[3.0, -3.0]));
+        assert_eq!(
+            records(&fixed, Strategy::FixedWindow),
+            Some(Records::from_slice(&[
+                Record {
+                    allowed: true,
+                    fields: [2.0, 59_000.0, 0.0, 0.0]
+                },
+                Record {
+                    allowed: false,
+                    fields: [3.0, -3.0, 0.0, 0.0]
+                },
+            ]))
+        );
+        assert_eq!(records(&fixed, moving), None);
     }
 
     #[test]
