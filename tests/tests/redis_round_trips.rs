@@ -68,20 +68,22 @@ async fn standalone_three_limits_one_script_call() {
     three_limits_one_script_call(storage, &url).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentinel_three_limits_one_script_call() {
-    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_SENTINEL_URL", "round trips")
-    else {
-        return;
-    };
-    let Some(sentinel_port) =
-        limiter_tests::server_env("LIMITER_TEST_SENTINEL_PORT", "round trips")
-    else {
-        return;
-    };
+/// A storage on the test sentinel's service, and the URL of its current master (whose
+/// statistics count the calls); `None` when the sentinel is not configured.
+async fn sentinel_storage() -> Option<(Storage, String)> {
+    let url = limiter_tests::server_env("LIMITER_TEST_REDIS_SENTINEL_URL", "round trips")?;
+    let sentinel_port = limiter_tests::server_env("LIMITER_TEST_SENTINEL_PORT", "round trips")?;
     let storage = Storage::connect(&url).await.expect("connect");
     let master = limiter_tests::sentinel_master(&sentinel_port).await;
-    three_limits_one_script_call(storage, &format!("redis://{master}")).await;
+    Some((storage, format!("redis://{master}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_three_limits_one_script_call() {
+    let Some((storage, master_url)) = sentinel_storage().await else {
+        return;
+    };
+    three_limits_one_script_call(storage, &master_url).await;
 }
 
 /// Concurrent requests leave in shared script calls, and stay exact: 64 requests of two limits
@@ -156,19 +158,11 @@ async fn standalone_concurrent_requests_share_script_calls() {
 
 #[tokio::test]
 async fn sentinel_concurrent_requests_share_script_calls() {
-    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_SENTINEL_URL", "round trips")
-    else {
+    let Some((storage, master_url)) = sentinel_storage().await else {
         return;
     };
-    let Some(sentinel_port) =
-        limiter_tests::server_env("LIMITER_TEST_SENTINEL_PORT", "round trips")
-    else {
-        return;
-    };
-    let storage = Storage::connect(&url).await.expect("connect");
     warm_up(&storage).await;
-    let master = limiter_tests::sentinel_master(&sentinel_port).await;
-    concurrent_requests_share_script_calls(storage, &format!("redis://{master}")).await;
+    concurrent_requests_share_script_calls(storage, &master_url).await;
 }
 
 /// One hit under every strategy, so that each script is loaded on the server.

@@ -83,7 +83,7 @@ use crate::uri::StorageUri;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, RedisError, RedisResult, Value};
-use scripts::{Call, Record, Records, Request, ScriptHit};
+use scripts::{Call, Mode, Record, Records, Request, ScriptHit};
 use sentinel::SentinelConnection;
 use std::fmt;
 use std::future::Future;
@@ -98,6 +98,12 @@ pub const DEFAULT_KEY_PREFIX: &str = "LIMITS";
 /// requests for long when its storage is unwell, but a loaded server or a failover can take a few
 /// hundred milliseconds; lower it if your application would rather fail fast.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How a look at one window (`test`, `window_stats`) is decided: one hit, with its exact reset.
+const PEEK_MODE: Mode = Mode {
+    stop_at_first_breach: false,
+    admitted_reset: AdmittedReset::Exact,
+};
 
 /// How many keys one `SCAN` step of [`Storage::reset`](super::Storage::reset) asks for.
 const SCAN_COUNT: usize = 1000;
@@ -701,14 +707,12 @@ impl RedisStorage {
         strategy: Strategy,
         now: f64,
         hits: &[ScriptHit],
-        stop_at_first_breach: bool,
-        admitted_reset: AdmittedReset,
+        mode: Mode,
         peek: bool,
     ) -> RedisResult<Records> {
         let requests = [Request {
             hits: hits.len(),
-            stop_at_first_breach,
-            admitted_reset,
+            mode,
         }];
         let call = Call {
             strategy,
@@ -728,25 +732,15 @@ impl RedisStorage {
         strategy: Strategy,
         now: f64,
         hits: &[ScriptHit],
-        stop_at_first_breach: bool,
-        admitted_reset: AdmittedReset,
+        mode: Mode,
         peek: bool,
     ) -> RedisResult<Records> {
-        let call = |hits| {
-            self.eval_one(
-                strategy,
-                now,
-                hits,
-                stop_at_first_breach,
-                admitted_reset,
-                peek,
-            )
-        };
+        let call = |hits| self.eval_one(strategy, now, hits, mode, peek);
         let is_cluster = matches!(self.inner.connection, Connection::Cluster { .. });
         if !is_cluster || cluster::single_slot(hits) {
             return call(hits).await;
         }
-        if stop_at_first_breach {
+        if mode.stop_at_first_breach {
             let mut records = Records::with_capacity(hits.len());
             for run in cluster::runs(hits) {
                 let expected = run.len();
@@ -787,13 +781,11 @@ impl RedisStorage {
         strategy: Strategy,
         now: f64,
         hits: Vec<ScriptHit>,
-        stop_at_first_breach: bool,
-        admitted_reset: AdmittedReset,
+        mode: Mode,
     ) -> RedisResult<Records> {
         let request = Request {
             hits: hits.len(),
-            stop_at_first_breach,
-            admitted_reset,
+            mode,
         };
         let hits = match &self.inner.batcher {
             Some(batcher) => match batcher.submit(strategy, request, hits) {
@@ -806,15 +798,7 @@ impl RedisStorage {
             },
             None => hits,
         };
-        self.eval_batch(
-            strategy,
-            now,
-            &hits,
-            stop_at_first_breach,
-            admitted_reset,
-            false,
-        )
-        .await
+        self.eval_batch(strategy, now, &hits, mode, false).await
     }
 
     pub(crate) async fn acquire(
@@ -832,14 +816,12 @@ impl RedisStorage {
             .iter()
             .map(|hit| self.script_hit(strategy, hit))
             .collect();
+        let mode = Mode {
+            stop_at_first_breach,
+            admitted_reset,
+        };
         let records = self
-            .bounded(self.decide(
-                strategy,
-                now.as_secs_f64(),
-                script_hits,
-                stop_at_first_breach,
-                admitted_reset,
-            ))
+            .bounded(self.decide(strategy, now.as_secs_f64(), script_hits, mode))
             .await?;
         Ok(hits
             .iter()
@@ -872,14 +854,7 @@ impl RedisStorage {
         let now = Timestamp::from(SystemTime::now());
         let script_hits = [self.script_hit(strategy, hit)];
         let records = self
-            .bounded(self.eval_batch(
-                strategy,
-                now.as_secs_f64(),
-                &script_hits,
-                false,
-                AdmittedReset::Exact,
-                true,
-            ))
+            .bounded(self.eval_batch(strategy, now.as_secs_f64(), &script_hits, PEEK_MODE, true))
             .await?;
         match records.first() {
             Some(record) => Ok(decode(strategy, now, hit.limit, record)),

@@ -39,20 +39,27 @@ pub(super) struct ScriptHit {
     pub keys: Vec<String>,
 }
 
-/// One request's share of a script call: its hits are consecutive in the call.
+/// How a request's hits are decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Request {
-    /// How many hits it has.
-    pub hits: usize,
+pub(super) struct Mode {
     /// Whether its hits after the first rejected one are skipped (they get no record).
     pub stop_at_first_breach: bool,
     /// Whether its admitted hits need their exact reset time.
     pub admitted_reset: AdmittedReset,
 }
 
-impl Request {
-    /// The script's mode argument for this request's first hit (see fixed_window.lua).
-    fn first_hit_mode(&self) -> &'static str {
+/// One request's share of a script call: its hits are consecutive in the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Request {
+    /// How many hits it has.
+    pub hits: usize,
+    /// How they are decided.
+    pub mode: Mode,
+}
+
+impl Mode {
+    /// The script's mode argument for a request's first hit (see fixed_window.lua).
+    fn first_hit_argument(&self) -> &'static str {
         match (self.stop_at_first_breach, self.admitted_reset) {
             (false, AdmittedReset::Exact) => "1",
             (true, AdmittedReset::Exact) => "3",
@@ -114,7 +121,7 @@ impl Call<'_> {
         cmd.arg(if self.peek { "1" } else { "0" });
         let mut hits = self.hits.iter();
         for request in self.requests {
-            let first = request.first_hit_mode();
+            let first = request.mode.first_hit_argument();
             for (index, hit) in hits.by_ref().take(request.hits).enumerate() {
                 cmd.arg(hit.amount).arg(hit.expiry).arg(hit.cost);
                 cmd.arg(if index == 0 { first } else { "0" });
@@ -204,7 +211,7 @@ pub(super) fn by_request(records: &[Record], requests: &[Request]) -> Option<Vec
         while taken < request.hits {
             let record = rest.get(taken)?;
             taken += 1;
-            if request.stop_at_first_breach && !record.allowed {
+            if request.mode.stop_at_first_breach && !record.allowed {
                 break;
             }
         }
@@ -229,6 +236,10 @@ mod tests {
         bytes
     }
 
+    fn record(allowed: bool, fields: [f64; 4]) -> Record {
+        Record { allowed, fields }
+    }
+
     #[test]
     fn replies_are_packed_records() {
         let moving = Strategy::MovingWindow;
@@ -240,18 +251,9 @@ mod tests {
         assert_eq!(
             records(&reply, moving),
             Some(Records::from_slice(&[
-                Record {
-                    allowed: true,
-                    fields: [2.0, 59_000.0, 0.0, 0.0]
-                },
-                Record {
-                    allowed: false,
-                    fields: [3.0, 1_764_258_000.25, 0.0, 0.0]
-                },
-                Record {
-                    allowed: true,
-                    fields: [123_456_789_012_345.0, -2.0, 7.0, 8.0]
-                },
+                record(true, [2.0, 59_000.0, 0.0, 0.0]),
+                record(false, [3.0, 1_764_258_000.25, 0.0, 0.0]),
+                record(true, [123_456_789_012_345.0, -2.0, 7.0, 8.0]),
             ]))
         );
         // A cut reply is refused, not read short.
@@ -263,14 +265,8 @@ mod tests {
         assert_eq!(
             records(&fixed, Strategy::FixedWindow),
             Some(Records::from_slice(&[
-                Record {
-                    allowed: true,
-                    fields: [2.0, 59_000.0, 0.0, 0.0]
-                },
-                Record {
-                    allowed: false,
-                    fields: [3.0, -3.0, 0.0, 0.0]
-                },
+                record(true, [2.0, 59_000.0, 0.0, 0.0]),
+                record(false, [3.0, -3.0, 0.0, 0.0]),
             ]))
         );
         assert_eq!(records(&fixed, moving), None);
@@ -278,19 +274,15 @@ mod tests {
 
     #[test]
     fn records_are_dealt_to_their_requests() {
-        use super::{by_request, AdmittedReset, Request};
-        let allowed = Record {
-            allowed: true,
-            fields: [1.0, 0.0, 0.0, 0.0],
-        };
-        let rejected = Record {
-            allowed: false,
-            ..allowed
-        };
+        use super::{by_request, AdmittedReset, Mode, Request};
+        let allowed = record(true, [1.0, 0.0, 0.0, 0.0]);
+        let rejected = record(false, [1.0, 0.0, 0.0, 0.0]);
         let request = |hits, stop_at_first_breach| Request {
             hits,
-            stop_at_first_breach,
-            admitted_reset: AdmittedReset::Exact,
+            mode: Mode {
+                stop_at_first_breach,
+                admitted_reset: AdmittedReset::Exact,
+            },
         };
         // A request that stops at its first rejected hit, one that decides all, one of one hit.
         let requests = [request(3, true), request(2, false), request(1, true)];
