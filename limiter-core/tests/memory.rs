@@ -130,3 +130,47 @@ async fn the_background_sweeper_reclaims_expired_keys() {
     }
     assert_eq!(storage.len(), 0);
 }
+
+/// Requests checked against two limits at once (the quickstart's shape: both limits under one
+/// shard lock), raced on OS threads, admit exactly the smaller limit, and with
+/// `stop_at_first_breach` the larger limit counts only the admitted requests.
+#[test]
+fn concurrent_two_limit_requests_admit_exactly_the_smaller_limit() {
+    let limits: [RateLimit; 2] =
+        ["100 per minute", "1000 per hour"].map(|text| text.parse().unwrap());
+    for strategy in Strategy::ALL {
+        let limiter = RateLimiter::new(strategy, MemoryStorage::new()).unwrap();
+        let admitted = AtomicU64::new(0);
+        let identifiers = ["client", "route"];
+        let hits = limits.each_ref().map(|limit| limiter_core::Hit {
+            limit,
+            identifiers: &identifiers,
+            cost: 1,
+        });
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    for _ in 0..200 {
+                        let decisions = runtime.block_on(limiter.acquire_all(&hits, true)).unwrap();
+                        if decisions.iter().all(|decision| decision.allowed) {
+                            admitted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(admitted.load(Ordering::Relaxed), 100, "{strategy}");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for (limit, remaining) in limits.iter().zip([0, 900]) {
+            let stats = runtime
+                .block_on(limiter.window_stats(limit, &identifiers))
+                .unwrap();
+            assert_eq!(stats.remaining, remaining, "{strategy} {limit}");
+        }
+    }
+}

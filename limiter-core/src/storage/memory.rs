@@ -2,7 +2,8 @@
 //!
 //! * **No global lock**: keys are spread over [`SHARDS`] independently locked maps, so
 //!   concurrent requests contend only when their keys share a shard, and then only for the few
-//!   nanoseconds a decision takes.
+//!   nanoseconds a decision takes. A key's shard is chosen by its identifiers alone, so the
+//!   limits of one request (one client, one scope) share a shard and are decided under one lock.
 //! * **Exact**: every decision (read, compare, write) happens under its shard's lock, so N
 //!   concurrent hits against a limit of L admit exactly L.
 //! * **Bounded**: entries are keyed by a 64-bit hash of the storage key (seeded at random per
@@ -17,7 +18,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
 use hashbrown::HashMap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -26,6 +27,17 @@ use std::time::Duration;
 
 /// How many independently locked maps each table is split into.
 pub const SHARDS: usize = 64;
+
+/// Where in a key the bits that choose its shard sit: bits the map itself does not use (it takes
+/// the low bits for the bucket index and the top seven as the control tag).
+const SHARD_SHIFT: u32 = 40;
+
+/// The bits of a key that choose its shard.
+const SHARD_BITS: u64 = (SHARDS as u64 - 1) << SHARD_SHIFT;
+
+fn shard_index(key: u64) -> usize {
+    ((key & SHARD_BITS) >> SHARD_SHIFT) as usize
+}
 
 /// How often the background sweeper looks for expired entries, unless configured otherwise.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -152,20 +164,14 @@ impl MemoryStorage {
         stop_at_first_breach: bool,
     ) -> Decisions {
         let now = self.inner.clock.now().as_nanos();
-        let mut decisions = Decisions::new();
-        for hit in hits {
-            let decision = self.inner.acquire(strategy, now, hit);
-            decisions.push(decision);
-            if stop_at_first_breach && !decision.allowed {
-                break;
-            }
-        }
-        decisions
+        self.inner
+            .acquire_all(strategy, now, hits, stop_at_first_breach)
     }
 
     pub(crate) fn acquire_one(&self, strategy: Strategy, hit: &Hit<'_>) -> Decision {
         let now = self.inner.clock.now().as_nanos();
-        self.inner.acquire(strategy, now, hit)
+        self.inner
+            .acquire_all(strategy, now, std::slice::from_ref(hit), false)[0]
     }
 
     pub(crate) fn test(&self, strategy: Strategy, hit: Hit<'_>) -> bool {
@@ -255,33 +261,75 @@ impl Inner {
     /// Hashing the parts with their lengths also keeps apart identifiers that would join into the
     /// same string (`["a/b", "c"]` and `["a", "b/c"]`), which Python's memory storage merges by
     /// accident. (Network backends store the string itself, so there they stay shared.)
+    ///
+    /// The bits that choose the shard ([`SHARD_BITS`]) are those of the identifiers' hash alone:
+    /// the limits of one request (same client, same scope) share a shard, which
+    /// [`Inner::acquire_all`] then locks once. Two keys of one client then collide with a
+    /// probability of 2⁻⁵⁸ rather than 2⁻⁶⁴, which adds nothing noticeable to the figure above.
     fn key_hash(&self, limit: &RateLimit, identifiers: &[&str]) -> u64 {
         let mut hasher = self.hasher.build_hasher();
         for identifier in identifiers {
             hasher.write(identifier.as_bytes());
             hasher.write_usize(identifier.len());
         }
+        let identifiers_hash = hasher.finish();
         hasher.write_u64(limit.amount());
         hasher.write_u64(limit.multiples());
         hasher.write_u8(limit.granularity() as u8);
-        hasher.finish()
+        (hasher.finish() & !SHARD_BITS) | (identifiers_hash & SHARD_BITS)
     }
 
-    fn acquire(&self, strategy: Strategy, now: u64, hit: &Hit<'_>) -> Decision {
-        let key = self.key_hash(hit.limit, hit.identifiers);
-        let amount = hit.limit.amount();
-        let expiry = expiry_nanos(hit.limit);
+    /// Decides `hits` in order, stopping after the first rejection if asked; consecutive hits
+    /// in one shard (the limits of one request) under one lock.
+    fn acquire_all(
+        &self,
+        strategy: Strategy,
+        now: u64,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> Decisions {
         match strategy {
-            Strategy::FixedWindow => self
-                .counters
-                .update(key, |counter| counter.hit(hit.cost, amount, now, expiry)),
-            Strategy::MovingWindow => self
-                .windows
-                .update(key, |window| window.acquire(hit.cost, amount, now, expiry)),
-            Strategy::SlidingWindowCounter => self.sliding.update(key, |buckets| {
-                buckets.acquire(hit.cost, amount, now, expiry)
-            }),
+            Strategy::FixedWindow => self.decide_each(
+                &self.counters,
+                hits,
+                stop_at_first_breach,
+                |counter, hit| {
+                    counter.hit(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+                },
+            ),
+            Strategy::MovingWindow => {
+                self.decide_each(&self.windows, hits, stop_at_first_breach, |window, hit| {
+                    window.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+                })
+            }
+            Strategy::SlidingWindowCounter => {
+                self.decide_each(&self.sliding, hits, stop_at_first_breach, |buckets, hit| {
+                    buckets.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+                })
+            }
         }
+    }
+
+    /// Decides each of `hits` with `decide` on its entry in `table`, in order; stops after the
+    /// first rejection if `stop_at_first_breach`.
+    fn decide_each<V: Expiring>(
+        &self,
+        table: &Table<V>,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+        decide: impl Fn(&mut V, &Hit<'_>) -> Decision,
+    ) -> Decisions {
+        let mut cursor = table.cursor();
+        let mut decisions = Decisions::new();
+        for hit in hits {
+            let key = self.key_hash(hit.limit, hit.identifiers);
+            let decision = decide(cursor.entry(key), hit);
+            decisions.push(decision);
+            if stop_at_first_breach && !decision.allowed {
+                break;
+            }
+        }
+        decisions
     }
 
     fn sweep(&self) -> usize {
@@ -360,15 +408,17 @@ impl<V: Expiring> Table<V> {
         }
     }
 
-    /// The shard of a key, chosen from bits the map itself does not use (it takes the low bits
-    /// for the bucket index and the top seven as the control tag).
+    /// The shard of a key.
     fn shard(&self, key: u64) -> &Mutex<Map<V>> {
-        &self.shards[(key >> 40) as usize % SHARDS].0
+        &self.shards[shard_index(key)].0
     }
 
-    fn update<R>(&self, key: u64, change: impl FnOnce(&mut V) -> R) -> R {
-        let mut map = self.shard(key).lock();
-        change(map.entry(key).or_default())
+    /// A cursor over entries that keeps its shard locked from one entry to the next.
+    fn cursor(&self) -> Cursor<'_, V> {
+        Cursor {
+            table: self,
+            held: None,
+        }
     }
 
     /// Changes the entry of `key` (created empty if absent) when `admit` allows it, both under
@@ -446,6 +496,28 @@ impl<V: Expiring> Table<V> {
             }
         }
         removed
+    }
+}
+
+/// Visits entries of a [`Table`] one after another, keeping a shard's lock while consecutive
+/// entries share it (the limits of one request do, see `Inner::key_hash`): one lock per request
+/// instead of one per limit. It never holds two locks, so cursors cannot deadlock each other.
+struct Cursor<'t, V> {
+    table: &'t Table<V>,
+    held: Option<(usize, MutexGuard<'t, Map<V>>)>,
+}
+
+impl<V: Default> Cursor<'_, V> {
+    /// The entry of `key`, created empty if absent.
+    fn entry(&mut self, key: u64) -> &mut V {
+        let shard = shard_index(key);
+        if self.held.as_ref().is_none_or(|(held, _)| *held != shard) {
+            // Release the held lock before taking the next one.
+            self.held = None;
+            self.held = Some((shard, self.table.shards[shard].0.lock()));
+        }
+        let (_, map) = self.held.as_mut().expect("a shard is held");
+        map.entry(key).or_default()
     }
 }
 
@@ -647,5 +719,81 @@ impl SlidingBuckets {
             remaining,
             reset_at: Timestamp::from_nanos(now.saturating_add(wait.unwrap_or(0.0) as u64)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> [RateLimit; 3] {
+        ["5 per second", "10 per minute", "100 per hour"].map(|text| text.parse().unwrap())
+    }
+
+    /// The limits of one request (same identifiers) land in one shard, under distinct keys, while
+    /// distinct clients still spread over the shards.
+    #[test]
+    fn limits_of_one_request_share_a_shard() {
+        let storage = MemoryStorage::new();
+        let inner = &storage.inner;
+        let limits = limits();
+        let mut shards_used = std::collections::HashSet::new();
+        for client in 0..1000 {
+            let client = format!("10.0.{}.{}", client / 256, client % 256);
+            let identifiers = [client.as_str(), "route"];
+            let keys = limits
+                .each_ref()
+                .map(|limit| inner.key_hash(limit, &identifiers));
+            assert!(keys
+                .iter()
+                .all(|&key| shard_index(key) == shard_index(keys[0])));
+            assert!(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2]);
+            shards_used.insert(shard_index(keys[0]));
+        }
+        assert_eq!(shards_used.len(), SHARDS, "1000 clients use every shard");
+    }
+
+    /// A batch whose hits fall in different shards (different identifiers) is decided hit by hit
+    /// under each shard's lock, in order, stopping after the first rejection when asked.
+    #[test]
+    fn a_batch_across_shards_is_decided_in_order() {
+        let storage = MemoryStorage::new();
+        let inner = &storage.inner;
+        let limit: RateLimit = "1 per minute".parse().unwrap();
+        let first = ["client-a"];
+        let second = (0..)
+            .map(|n| format!("client-{n}"))
+            .find(|client| {
+                shard_index(inner.key_hash(&limit, &[client.as_str()]))
+                    != shard_index(inner.key_hash(&limit, &first))
+            })
+            .unwrap();
+        let second = [second.as_str()];
+        let hits = [&first, &second].map(|identifiers| Hit {
+            limit: &limit,
+            identifiers,
+            cost: 1,
+        });
+        let allowed = |decisions: Decisions| -> Vec<bool> {
+            decisions.iter().map(|decision| decision.allowed).collect()
+        };
+        let now = 1_000_000_000;
+        let strategy = Strategy::FixedWindow;
+        assert_eq!(
+            allowed(inner.acquire_all(strategy, now, &hits[..1], false)),
+            [true]
+        );
+        assert_eq!(
+            allowed(inner.acquire_all(strategy, now, &hits, true)),
+            [false]
+        );
+        assert_eq!(
+            allowed(inner.acquire_all(strategy, now, &hits, false)),
+            [false, true]
+        );
+        assert_eq!(
+            allowed(inner.acquire_all(strategy, now, &hits, false)),
+            [false, false]
+        );
     }
 }
