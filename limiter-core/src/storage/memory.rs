@@ -511,12 +511,17 @@ impl<V: Default> Cursor<'_, V> {
     /// The entry of `key`, created empty if absent.
     fn entry(&mut self, key: u64) -> &mut V {
         let shard = shard_index(key);
-        if self.held.as_ref().is_none_or(|(held, _)| *held != shard) {
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|(held_shard, _)| *held_shard != shard)
+        {
             // Release the held lock before taking the next one.
             self.held = None;
-            self.held = Some((shard, self.table.shards[shard].0.lock()));
         }
-        let (_, map) = self.held.as_mut().expect("a shard is held");
+        let (_, map) = self
+            .held
+            .get_or_insert_with(|| (shard, self.table.shards[shard].0.lock()));
         map.entry(key).or_default()
     }
 }
