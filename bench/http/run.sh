@@ -10,7 +10,7 @@
 #   bench/http/run.sh --reps 7 --duration 15 --threads 2 --connections 64 --warmup 2
 #   bench/http/run.sh --apps "bare limiter-memory-fixed tower-governor"
 #
-# Apps run in rotation (A B C … A B C …), a fresh process per run, a warm-up before each
+# Apps run in rotation (A B C … C B A …), a fresh process per run, a warm-up before each
 # measured run, wrk and the server on the same machine (127.0.0.1). Redis apps need
 # LIMITER_BENCH_REDIS_URL (e.g. redis://127.0.0.1:6379) and are skipped without it, or when the
 # build has no Redis backend. Raw rows go to $OUT/raw.tsv, the summary to stdout and
@@ -96,7 +96,7 @@ done
 
 {
     echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
-    echo "# wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency, warm-up ${WARMUP}s, $REPS repetitions, rotation:$RUN_APPS"
+    echo "# wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency, warm-up ${WARMUP}s, $REPS repetitions, rotation (reversed in even repetitions):$RUN_APPS"
     echo "# app	rep	req/s	p50_ms	p99_ms	non2xx"
 } >"$OUT/raw.tsv"
 
@@ -105,8 +105,14 @@ to_ms() {
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.4f", n }'
 }
 
+# Odd repetitions run the apps in order, even ones in reverse (A B C, C B A, …): each app meets
+# each position and each neighbour from both sides, so neither where an app sits in a round nor
+# which app ran just before it favours one app over another.
+REVERSED_APPS=$(echo "$RUN_APPS" | tr ' ' '\n' | tac | tr '\n' ' ')
 for rep in $(seq 1 "$REPS"); do
-    for app in $RUN_APPS; do
+    order=$RUN_APPS
+    [ $((rep % 2)) = 1 ] || order=$REVERSED_APPS
+    for app in $order; do
         $(command_of "$app") >>"$OUT/$app.log" 2>&1 &
         pid=$!
         wait_listening "$pid" || { echo "$app did not start" >&2; exit 1; }
