@@ -48,22 +48,10 @@ fn concurrent_threads_admit_exactly_the_limit() {
     for strategy in Strategy::ALL {
         let limiter = RateLimiter::new(strategy, MemoryStorage::new()).unwrap();
         let limit: RateLimit = "100 per minute".parse().unwrap();
-        let admitted = AtomicU64::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..8 {
-                scope.spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .build()
-                        .unwrap();
-                    for _ in 0..400 {
-                        if runtime.block_on(limiter.hit(&limit, &["k"], 1)).unwrap() {
-                            admitted.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
+        let admitted = admitted_on_threads(8, 400, |runtime| {
+            runtime.block_on(limiter.hit(&limit, &["k"], 1)).unwrap()
         });
-        assert_eq!(admitted.load(Ordering::Relaxed), 100, "{strategy}");
+        assert_eq!(admitted, 100, "{strategy}");
         let stats = runtime
             .block_on(limiter.window_stats(&limit, &["k"]))
             .unwrap();
@@ -140,29 +128,17 @@ fn concurrent_two_limit_requests_admit_exactly_the_smaller_limit() {
         ["100 per minute", "1000 per hour"].map(|text| text.parse().unwrap());
     for strategy in Strategy::ALL {
         let limiter = RateLimiter::new(strategy, MemoryStorage::new()).unwrap();
-        let admitted = AtomicU64::new(0);
         let identifiers = ["client", "route"];
         let hits = limits.each_ref().map(|limit| limiter_core::Hit {
             limit,
             identifiers: &identifiers,
             cost: 1,
         });
-        std::thread::scope(|scope| {
-            for _ in 0..8 {
-                scope.spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .build()
-                        .unwrap();
-                    for _ in 0..200 {
-                        let decisions = runtime.block_on(limiter.acquire_all(&hits, true)).unwrap();
-                        if decisions.iter().all(|decision| decision.allowed) {
-                            admitted.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
+        let admitted = admitted_on_threads(8, 200, |runtime| {
+            let decisions = runtime.block_on(limiter.acquire_all(&hits, true)).unwrap();
+            decisions.iter().all(|decision| decision.allowed)
         });
-        assert_eq!(admitted.load(Ordering::Relaxed), 100, "{strategy}");
+        assert_eq!(admitted, 100, "{strategy}");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -173,4 +149,29 @@ fn concurrent_two_limit_requests_admit_exactly_the_smaller_limit() {
             assert_eq!(stats.remaining, remaining, "{strategy} {limit}");
         }
     }
+}
+
+/// Calls `admit` `per_thread` times on each of `threads` OS threads at once, each thread with its
+/// own current-thread runtime and no scheduler in between; returns how many calls admitted.
+fn admitted_on_threads(
+    threads: usize,
+    per_thread: usize,
+    admit: impl Fn(&tokio::runtime::Runtime) -> bool + Sync,
+) -> u64 {
+    let admitted = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                for _ in 0..per_thread {
+                    if admit(&runtime) {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    admitted.load(Ordering::Relaxed)
 }
