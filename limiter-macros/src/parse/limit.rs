@@ -3,7 +3,6 @@
 use limiter_core::{parse_many, RateLimit};
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 use super::option::RawOption;
@@ -181,8 +180,8 @@ impl Cost {
 /// `[GET, "post"]`: the method names in upper case.
 fn methods(expr: Expr) -> syn::Result<Vec<String>> {
     let Expr::Array(array) = &expr else {
-        return Err(syn::Error::new(
-            expr.span(),
+        return Err(syn::Error::new_spanned(
+            &expr,
             "`methods` expects `[GET, POST, …]`",
         ));
     };
@@ -200,15 +199,15 @@ fn method_name(element: &Expr) -> syn::Result<String> {
         _ => None,
     };
     let Some(written) = written else {
-        return Err(syn::Error::new(
-            element.span(),
+        return Err(syn::Error::new_spanned(
+            element,
             "expected a method such as GET",
         ));
     };
     let upper = written.to_ascii_uppercase();
     if !HTTP_METHODS.contains(&upper.as_str()) {
-        return Err(syn::Error::new(
-            element.span(),
+        return Err(syn::Error::new_spanned(
+            element,
             format!("unknown HTTP method `{written}`"),
         ));
     }

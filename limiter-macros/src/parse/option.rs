@@ -1,7 +1,6 @@
 //! One `key` or `key = value` of `#[limit]`'s argument list, and the readers of its value.
 
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 /// An option as written, before its value is checked: `per_method`, `scope = "group"`.
@@ -46,8 +45,8 @@ impl RawOption {
                 lit: Lit::Str(string),
                 ..
             }) => Ok(string),
-            other => Err(syn::Error::new(
-                other.span(),
+            other => Err(syn::Error::new_spanned(
+                other,
                 format!("`{key}` expects a string literal"),
             )),
         }
@@ -61,8 +60,8 @@ impl RawOption {
                 lit: Lit::Bool(switch),
                 ..
             })) => Ok(switch.value),
-            Some(other) => Err(syn::Error::new(
-                other.span(),
+            Some(other) => Err(syn::Error::new_spanned(
+                other,
                 format!("`{}` expects `true` or `false`", self.key),
             )),
         }
