@@ -150,6 +150,7 @@
 //! ([`ConfigInfo`]: strategy, storage URI, default/application/meta limits, headers, key prefix,
 //! failure mode…). Configuration can also come from `RATELIMIT_*` environment variables:
 //! [`LimiterBuilder::from_env`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod current;
