@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # scripts/test-servers.sh — install, start and stop the real storage servers
-# that the end-to-end tests need (Debian 12, as root, no systemd, no Docker).
+# that the end-to-end tests need (Debian 12, as root or with sudo, no systemd, no Docker).
 #
 # Usage:
-#   scripts/test-servers.sh install      install missing packages (apt-get), quiet if all present
+#   scripts/test-servers.sh install [PKG…]  install missing packages (apt-get; also PKG…), quiet if none
 #   scripts/test-servers.sh start        (re)start every server, wait until ready, write <state>/env
 #   scripts/test-servers.sh stop         stop every server this script started (idempotent)
 #   scripts/test-servers.sh status       show which servers are running (exit 0 iff all are)
@@ -383,21 +383,44 @@ lock() {
     fi
 }
 
+# The command prefix that runs apt-get as root: nothing when we are root, else sudo (without a
+# terminal to ask a password on, sudo must not ask: -n). sudo resets the environment, so
+# DEBIAN_FRONTEND goes through `env`. Fails, saying what is needed, when neither is possible.
+root_prefix() { # PKG...
+    AS_ROOT=()
+    (( EUID == 0 )) && return 0
+    command -v sudo >/dev/null 2>&1 || die "installing $* needs root, and this user ($(id -un)) is \
+not root and sudo is not installed. Run scripts/test as root once, or have an administrator run:
+  apt-get update && apt-get install -y $*"
+    AS_ROOT=(sudo)
+    [[ -t 0 ]] || AS_ROOT+=(-n)
+    AS_ROOT+=(env DEBIAN_FRONTEND=noninteractive)
+}
+
+# install [PKG...]: the servers' packages that are missing, and PKG... (scripts/test passes the
+# Python packages it lacks), with one `apt-get update` first so that a fresh machine's empty or
+# stale package lists do not make the install fail.
 cmd_install() {
     local -A pkg_of=([redis-server]=redis-server [redis-sentinel]=redis-sentinel
                      [redis-cli]=redis-tools [memcached]=memcached [openssl]=openssl)
-    local c pkgs=()
+    local c pkgs=("$@")
     for c in redis-server redis-sentinel redis-cli memcached openssl; do
         command -v "$c" >/dev/null 2>&1 || pkgs+=("${pkg_of[$c]}")
     done
     (( ${#pkgs[@]} == 0 )) && return 0
-    (( EUID == 0 )) || die "installing ${pkgs[*]} needs root"
-    log "installing ${pkgs[*]}"
+    root_prefix "${pkgs[@]}"
+    log "installing ${pkgs[*]}${AS_ROOT[0]:+ (through sudo)}"
     export DEBIAN_FRONTEND=noninteractive
     local out
     out=$(mktemp)
-    if ! { apt-get update -qq && apt-get install -y -qq "${pkgs[@]}"; } >"$out" 2>&1; then
+    if ! { "${AS_ROOT[@]}" apt-get update -qq && "${AS_ROOT[@]}" apt-get install -y -qq "${pkgs[@]}"; } >"$out" 2>&1; then
         cat "$out" >&2
+        if [[ ${AS_ROOT[0]:-} == sudo ]] && grep -q 'password is required' "$out"; then
+            rm -f "$out"
+            die "sudo asks for a password and there is no terminal to type it on. Run scripts/test \
+once from a terminal, as root, or allow this user (NOPASSWD in sudoers) to run apt-get; or install
+the packages beforehand: sudo apt-get update && sudo apt-get install -y ${pkgs[*]}"
+        fi
         rm -f "$out"
         die "apt-get failed installing ${pkgs[*]}"
     fi
@@ -574,7 +597,7 @@ $(port_owner "$port")"
 }
 
 case ${1:-} in
-    install) cmd_install ;;
+    install) shift; cmd_install "$@" ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;

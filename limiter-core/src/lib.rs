@@ -4,10 +4,10 @@
 //!
 //! * [`notation`]: `"2 per minute"`, `"10/hour; 100/day"` → [`RateLimit`].
 //! * [`Strategy`]: fixed window, moving window, sliding window counter.
-//! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind features:
-//!   `RedisStorage` for Redis, Redis Cluster and Redis Sentinel with the default `redis` feature;
-//!   `MongoDbStorage` for MongoDB with the `mongodb` feature, **off by default** because the
-//!   driver takes minutes to build — enable it with `limiter-core = { features = ["mongodb"] }`),
+//! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind Cargo
+//!   features, all off by default: `RedisStorage` for Redis, Redis Cluster and Redis Sentinel
+//!   with `redis` (and `tls` for `rediss://`), memcached with `memcached`, `MongoDbStorage` for
+//!   MongoDB with `mongodb`; e.g. `limiter-core = { features = ["redis", "tls"] }`),
 //!   each deciding a hit atomically in one step.
 //! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
 //!
@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod clock;

@@ -16,6 +16,7 @@
 //!
 //! Use the macros through `limiter_axum` (`use limiter_axum::{limit, exempt};`): the generated code
 //! refers to `::limiter_axum`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod expand;

@@ -150,6 +150,7 @@ fn available_backends() -> &'static str {
         let built = |scheme: &str| match scheme {
             "memory" => true,
             "memcached" => cfg!(feature = "memcached"),
+            "rediss" | "valkeys" => cfg!(all(feature = "redis", feature = "tls")),
             mongodb if mongodb.starts_with("mongodb") => cfg!(feature = "mongodb"),
             // redis…, valkey…
             _ => cfg!(feature = "redis"),
@@ -170,13 +171,27 @@ fn not_built(scheme: &'static str) -> StorageError {
     }
 }
 
-/// How to build in the backend of `scheme` when it is behind a feature that is off by default
-/// (appended to [`StorageError::NotBuilt`]'s message), or nothing.
+/// How to build in the backend of `scheme` (appended to [`StorageError::NotBuilt`]'s message):
+/// the Cargo features it needs, which limiter-axum forwards under the same names.
 fn feature_hint(scheme: &str) -> &'static str {
-    if scheme.starts_with("mongodb") {
-        "; enable the `mongodb` Cargo feature: limiter-core = { features = [\"mongodb\"] }"
-    } else {
-        ""
+    match scheme {
+        "memory" => "",
+        "memcached" => {
+            "; enable its Cargo feature: limiter-core = { features = [\"memcached\"] } \
+             (or the same feature of limiter-axum)"
+        }
+        "rediss" | "valkeys" => {
+            "; enable its Cargo features: limiter-core = { features = [\"redis\", \"tls\"] } \
+             (or the same features of limiter-axum)"
+        }
+        mongodb if mongodb.starts_with("mongodb") => {
+            "; enable its Cargo feature: limiter-core = { features = [\"mongodb\"] } \
+             (or the same feature of limiter-axum)"
+        }
+        _ => {
+            "; enable its Cargo feature: limiter-core = { features = [\"redis\"] } \
+             (or the same feature of limiter-axum)"
+        }
     }
 }
 

@@ -41,8 +41,9 @@
 //!
 //! # TLS
 //!
-//! `rediss://` and `valkeys://` (and TLS cluster nodes) connect over TLS with
-//! [rustls](https://docs.rs/rustls) and verify the server's certificate and host name:
+//! With the `tls` feature (without it they fail with [`StorageError::NotBuilt`]), `rediss://` and
+//! `valkeys://` (and TLS cluster nodes) connect over TLS with [rustls](https://docs.rs/rustls)
+//! and verify the server's certificate and host name:
 //!
 //! * **Trusted roots**: by default the platform's root certificates, loaded by
 //!   `rustls-native-certs` (the system store; the `SSL_CERT_FILE` and `SSL_CERT_DIR` environment
@@ -98,6 +99,14 @@ pub const DEFAULT_KEY_PREFIX: &str = "LIMITS";
 /// requests for long when its storage is unwell, but a loaded server or a failover can take a few
 /// hundred milliseconds; lower it if your application would rather fail fast.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The certificates a TLS connection is configured with.
+#[cfg(feature = "tls")]
+type TlsCertificates = redis::TlsCertificates;
+/// Without the `tls` feature no certificate can be configured: a type without values.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+enum TlsCertificates {}
 
 /// How a look at one window (`test`, `window_stats`) is decided: one hit, with its exact reset.
 const PEEK_MODE: Mode = Mode {
@@ -174,7 +183,7 @@ pub struct RedisStorageBuilder {
     key_prefix: String,
     timeout: Duration,
     /// Certificates for TLS; its `Debug` never prints their contents.
-    tls: Option<redis::TlsCertificates>,
+    tls: Option<TlsCertificates>,
     over_limit_capacity: Option<usize>,
 }
 
@@ -214,6 +223,7 @@ impl RedisStorageBuilder {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls
             .get_or_insert(redis::TlsCertificates {
@@ -230,6 +240,7 @@ impl RedisStorageBuilder {
     /// [`tls_root_certificates`](Self::tls_root_certificates) when given. Same URI rule as
     /// [`tls_root_certificates`](Self::tls_root_certificates); a malformed certificate or key
     /// fails at [`build`](Self::build) with [`StorageError::Backend`].
+    #[cfg(feature = "tls")]
     pub fn tls_client_certificate(
         mut self,
         certificate_pem: impl Into<Vec<u8>>,
@@ -290,6 +301,10 @@ impl RedisStorageBuilder {
     pub async fn build(self) -> Result<RedisStorage, StorageError> {
         let parsed = StorageUri::parse(&self.uri)?;
         let backend = parsed.scheme_name();
+        #[cfg(not(feature = "tls"))]
+        if matches!(backend, "rediss" | "valkeys") {
+            return Err(super::not_built(backend));
+        }
         let timeout = self.timeout;
         let connection = bounded(backend, timeout, connect(parsed, timeout, self.tls)).await?;
         let coalesce = !matches!(connection, Connection::Cluster { .. });
@@ -320,6 +335,7 @@ fn certificates_without_tls(uri: &StorageUri) -> RedisError {
 /// Makes sure rustls has a process-wide crypto provider before a TLS connection is configured:
 /// the `redis` crate enables none, so without this rustls would panic. An application's own
 /// choice, installed earlier, is kept.
+#[cfg(feature = "tls")]
 fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: some provider is then installed.
@@ -333,6 +349,7 @@ fn ensure_crypto_provider() {
 /// [`StorageError::Timeout`] after the whole timeout. Those errors are returned at once; any
 /// other failure (e.g. a refused connection) is left to the manager's retries. The probe
 /// connection is then dropped.
+#[cfg(feature = "tls")]
 async fn tls_preflight(client: &redis::Client, timeout: Duration) -> RedisResult<()> {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
@@ -353,6 +370,7 @@ async fn tls_preflight(client: &redis::Client, timeout: Duration) -> RedisResult
 /// Whether a rustls error (a handshake or certificate failure) is among `error`'s causes. The
 /// `redis` crate keeps an I/O error behind an `Arc`, and `io::Error::source` skips the error it
 /// wraps, so both layers are opened by hand.
+#[cfg(feature = "tls")]
 fn is_tls_error(error: &RedisError) -> bool {
     type Shared = Arc<dyn std::error::Error + Send + Sync>;
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
@@ -376,6 +394,7 @@ fn is_tls_error(error: &RedisError) -> bool {
 
 /// Fails unless `pem` holds at least one well-formed certificate: the `redis` crate would
 /// otherwise trust an empty set and fail later, at the handshake, with a vaguer error.
+#[cfg(feature = "tls")]
 fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
     use rustls::pki_types::pem::PemObject;
     let mut count = 0;
@@ -401,8 +420,9 @@ fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
 async fn connect(
     uri: StorageUri,
     timeout: Duration,
-    certificates: Option<redis::TlsCertificates>,
+    certificates: Option<TlsCertificates>,
 ) -> RedisResult<Connection> {
+    #[cfg(feature = "tls")]
     if let Some(redis::TlsCertificates {
         root_cert: Some(pem),
         ..
@@ -417,8 +437,10 @@ async fn connect(
     match uri {
         StorageUri::Redis { ref url, .. } => {
             let client = if url.starts_with("rediss://") {
+                #[cfg(feature = "tls")]
                 ensure_crypto_provider();
                 match certificates {
+                    #[cfg(feature = "tls")]
                     Some(certificates) => {
                         redis::Client::build_with_tls(url.as_str(), certificates)?
                     }
@@ -429,6 +451,7 @@ async fn connect(
             } else {
                 redis::Client::open(url.as_str())?
             };
+            #[cfg(feature = "tls")]
             if url.starts_with("rediss://") {
                 tls_preflight(&client, timeout).await?;
             }
@@ -450,10 +473,12 @@ async fn connect(
             let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
                 .connection_timeout(timeout)
                 .response_timeout(timeout);
+            #[cfg(feature = "tls")]
             if tls {
                 ensure_crypto_provider();
             }
             match certificates {
+                #[cfg(feature = "tls")]
                 Some(certificates) if tls => builder = builder.certs(certificates),
                 Some(_) => {
                     return Err(RedisError::from((
