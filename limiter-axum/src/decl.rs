@@ -1,6 +1,7 @@
 //! Limit declarations: what `#[limit]`, `get(h).limit(…)`, router limits and the limiter's
 //! default/application limits are made of. Attributes and code share this one representation.
 
+use crate::key::KeyFunc;
 use crate::{Request, RequestLimit, Response};
 use axum::http::Method;
 use limiter_core::{parse_many, ParseError, RateLimit};
@@ -18,42 +19,6 @@ pub type DeductWhenFn = fn(&Response) -> bool;
 pub type OnBreachFn = fn(&RequestLimit) -> Option<Response>;
 /// A per-request cost as a plain function pointer.
 pub type CostFn = fn(&Request) -> u64;
-
-/// Gives the client key of a request (Flask-Limiter's `key_func`), e.g. [`get_remote_address`].
-///
-/// Implemented for every `for<'a> Fn(&'a Request) -> Cow<'a, str>`; wrap a closure in
-/// [`key_fn`] to help type inference.
-///
-/// [`get_remote_address`]: crate::get_remote_address
-pub trait KeyFunc: Send + Sync + 'static {
-    /// The key of this request; an empty key skips the limit (logged), as in Flask-Limiter.
-    fn key<'a>(&self, request: &'a Request) -> Cow<'a, str>;
-
-    /// The key of this request as the limiter reads it on every request. Defaults to
-    /// [`key`](Self::key); key functions that can write their key without allocating (the
-    /// built-in ones write IP addresses inline) override it.
-    fn request_key<'a>(&self, request: &'a Request) -> crate::Key<'a> {
-        crate::Key::from(self.key(request))
-    }
-}
-
-impl<F> KeyFunc for F
-where
-    F: for<'a> Fn(&'a Request) -> Cow<'a, str> + Send + Sync + 'static,
-{
-    fn key<'a>(&self, request: &'a Request) -> Cow<'a, str> {
-        self(request)
-    }
-}
-
-/// Pins a closure's signature to `for<'a> Fn(&'a Request) -> Cow<'a, str>` so it can be used as
-/// a [`KeyFunc`]: `key_fn(|req| Cow::Borrowed(req.uri().path()))`.
-pub fn key_fn<F>(f: F) -> F
-where
-    F: for<'a> Fn(&'a Request) -> Cow<'a, str> + Send + Sync + 'static,
-{
-    f
-}
 
 /// How much a request deducts from a limit.
 #[derive(Clone, Copy)]

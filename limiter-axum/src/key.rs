@@ -8,6 +8,42 @@ use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 
+/// Gives the client key of a request (Flask-Limiter's `key_func`), e.g. [`get_remote_address`].
+///
+/// Implemented for every `for<'a> Fn(&'a Request) -> Cow<'a, str>`; wrap a closure in
+/// [`key_fn`] to help type inference.
+///
+/// [`get_remote_address`]: crate::get_remote_address
+pub trait KeyFunc: Send + Sync + 'static {
+    /// The key of this request; an empty key skips the limit (logged), as in Flask-Limiter.
+    fn key<'a>(&self, request: &'a Request) -> Cow<'a, str>;
+
+    /// The key of this request as the limiter reads it on every request. Defaults to
+    /// [`key`](Self::key); key functions that can write their key without allocating (the
+    /// built-in ones write IP addresses inline) override it.
+    fn request_key<'a>(&self, request: &'a Request) -> Key<'a> {
+        Key::from(self.key(request))
+    }
+}
+
+impl<F> KeyFunc for F
+where
+    F: for<'a> Fn(&'a Request) -> Cow<'a, str> + Send + Sync + 'static,
+{
+    fn key<'a>(&self, request: &'a Request) -> Cow<'a, str> {
+        self(request)
+    }
+}
+
+/// Pins a closure's signature to `for<'a> Fn(&'a Request) -> Cow<'a, str>` so it can be used as
+/// a [`KeyFunc`]: `key_fn(|req| Cow::Borrowed(req.uri().path()))`.
+pub fn key_fn<F>(f: F) -> F
+where
+    F: for<'a> Fn(&'a Request) -> Cow<'a, str> + Send + Sync + 'static,
+{
+    f
+}
+
 /// A request's key as the limiter uses it: borrowed from the request, owned, or a client
 /// address written into an inline buffer, so the common keys (an IP address, an IPv6 network)
 /// cost no allocation per request.
@@ -157,7 +193,7 @@ fn remote_address(request: &Request) -> Key<'_> {
 /// [`get_remote_address`] as a key function type, with the allocation-free `request_key`.
 struct RemoteAddress;
 
-impl crate::KeyFunc for RemoteAddress {
+impl KeyFunc for RemoteAddress {
     fn key<'a>(&self, request: &'a Request) -> Cow<'a, str> {
         get_remote_address(request)
     }
@@ -170,8 +206,8 @@ impl crate::KeyFunc for RemoteAddress {
 /// Boxes a key function; [`get_remote_address`] is swapped for the same function written
 /// without allocation (a plain function cannot override [`KeyFunc::request_key`]).
 ///
-/// [`KeyFunc::request_key`]: crate::KeyFunc::request_key
-pub(crate) fn boxed_key_func<K: crate::KeyFunc>(key_func: K) -> std::sync::Arc<dyn crate::KeyFunc> {
+/// [`KeyFunc::request_key`]: KeyFunc::request_key
+pub(crate) fn boxed_key_func<K: KeyFunc>(key_func: K) -> std::sync::Arc<dyn KeyFunc> {
     use std::any::TypeId;
     fn type_id_of<T: 'static>(_: &T) -> TypeId {
         TypeId::of::<T>()
@@ -337,7 +373,7 @@ impl ForwardedKey {
     }
 }
 
-impl crate::KeyFunc for ForwardedKey {
+impl KeyFunc for ForwardedKey {
     fn key<'a>(&self, request: &'a Request) -> Cow<'a, str> {
         self.request_key(request).into_cow()
     }

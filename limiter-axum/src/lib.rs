@@ -32,29 +32,36 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod builder;
+mod check;
+mod core;
 mod current;
 mod decl;
+mod error;
 mod exemption;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod inspect;
 mod key;
 mod limiter;
+mod options;
 mod registration;
 mod registry;
 mod resolve;
 pub mod routing;
-mod service;
 
+pub use builder::LimiterBuilder;
 pub use current::{CurrentLimits, CurrentLimitsMissing};
-pub use decl::{
-    key_fn, Cost, CostFn, DeductWhenFn, ExemptWhenFn, KeyFn, KeyFunc, Limit, OnBreachFn,
-};
+pub use decl::{Cost, CostFn, DeductWhenFn, ExemptWhenFn, KeyFn, Limit, OnBreachFn};
+pub use error::BuildError;
 pub use exemption::ExemptionScope;
-pub use key::{get_remote_address, global_key, ForwardedKey, IpNet, Key};
 #[cfg(feature = "fault-injection")]
-pub use limiter::FaultSwitch;
-pub use limiter::{BuildError, FailureMode, HeaderNames, Limiter, LimiterBuilder, RetryAfter};
+pub use fault::FaultSwitch;
+pub use key::{get_remote_address, global_key, key_fn, ForwardedKey, IpNet, Key, KeyFunc};
+pub use limiter::Limiter;
 pub use limiter_core::{RateLimit, Strategy};
 pub use limiter_macros::{exempt, limit, shared_limit};
+pub use options::{FailureMode, HeaderNames, RetryAfter};
 pub use registry::{ConfigInfo, LimitInfo, LimitSource, RouteInfo};
 pub use routing::Router;
 

@@ -1,10 +1,9 @@
 //! The registry: every route with its resolved limits, and the limiter's configuration — the
 //! stable, public data the `limiter` CLI serialises (`limiter limits`, `limiter config`).
 
-use crate::limiter::{Core, FailureMode, RetryAfter};
-use crate::service::{Entry, EntryKind};
+use crate::core::Core;
+use crate::options::{FailureMode, RetryAfter};
 use crate::ExemptionScope;
-use axum::http::Method;
 
 /// Where a route's limit comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,50 +66,6 @@ pub struct LimitInfo {
     pub deduct_when: bool,
     /// For defaults: `true` when they apply only to methods that every route limit exempts.
     pub conditional: bool,
-}
-
-impl LimitInfo {
-    pub(crate) fn of(entry: &Entry, route_methods: &[Method]) -> Vec<LimitInfo> {
-        let limit = &entry.limit;
-        let base = |text: String, rate, method: Option<String>| LimitInfo {
-            limit: text,
-            rate,
-            source: entry.source,
-            scope: entry.scope.to_string(),
-            method,
-            methods: limit
-                .methods
-                .as_ref()
-                .map(|m| m.iter().map(|m| m.as_str().to_owned()).collect()),
-            shared: limit.shared,
-            per_method: limit.per_method,
-            override_defaults: limit.override_defaults,
-            cost: limit.cost.is_none().then_some(limit.fixed_cost),
-            exempt_when: limit.exempt_when.is_some(),
-            deduct_when: limit.deduct_when.is_some(),
-            conditional: entry.kind == EntryKind::DefaultFallback,
-        };
-        let rates: Vec<(String, Option<limiter_core::RateLimit>)> = if limit.is_dynamic() {
-            vec![("<dynamic>".to_owned(), None)]
-        } else {
-            limit
-                .rate_limits()
-                .iter()
-                .map(|r| (r.to_string(), Some(*r)))
-                .collect()
-        };
-        let mut out = Vec::new();
-        for (text, rate) in rates {
-            if limit.per_method {
-                for method in route_methods {
-                    out.push(base(text.clone(), rate, Some(method.as_str().to_owned())));
-                }
-            } else {
-                out.push(base(text, rate, None));
-            }
-        }
-        out
-    }
 }
 
 /// One handler at one path, with its resolved limits (without application limits, which

@@ -1,11 +1,13 @@
 //! Resolution of a route's limits (Flask-Limiter §4.6), once, when the router is given to the
 //! limiter.
 
-use crate::decl::{Limit, Provider};
-use crate::limiter::{BuildError, Limiter};
+use crate::check::{Entry, EntryKind, HandlerCell, ResolvedRoute};
+use crate::core::Core;
+use crate::decl::Limit;
+use crate::error::BuildError;
+use crate::exemption::ExemptionScope;
+use crate::limiter::Limiter;
 use crate::registry::{LimitInfo, LimitSource, RouteInfo};
-use crate::service::{plan, Entry, EntryKind, HandlerCell, ResolvedRoute};
-use crate::ExemptionScope;
 use axum::http::Method;
 use std::sync::Arc;
 
@@ -41,6 +43,8 @@ fn check(place: impl Fn() -> String, limits: &[Limit]) -> Result<(), BuildError>
     Ok(())
 }
 
+/// Resolves `route`'s limits against `limiter`: fills in the route's [`HandlerCell`] and
+/// returns what the registry records of it.
 pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInfo, BuildError> {
     let core = &limiter.core;
     let blueprint_path: Vec<&str> = route.ancestry.iter().map(|b| b.name.as_str()).collect();
@@ -56,98 +60,173 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
     for blueprint in &route.ancestry {
         check(|| format!("router '{}'", blueprint.name), &blueprint.limits)?;
     }
+    let mut info = RouteInfo {
+        endpoint,
+        name: route.name.clone(),
+        blueprint: group,
+        path: route.path.clone(),
+        methods: Vec::new(),
+        limits: Vec::new(),
+        exemption: ExemptionScope::NONE,
+        exempt: false,
+        opt_out: true,
+    };
     let Some(cell) = &route.cell else {
-        return Ok(RouteInfo {
-            endpoint,
-            name: route.name.clone(),
-            blueprint: group,
-            path: route.path.clone(),
-            methods: Vec::new(),
-            limits: Vec::new(),
-            exemption: ExemptionScope::NONE,
-            exempt: false,
-            opt_out: true,
-        });
+        return Ok(info);
     };
 
-    // Effective blueprint exemption: own flags plus those of ancestors exempted with DESCENDENTS.
-    let mut inherited = ExemptionScope::NONE;
-    let mut effective = Vec::with_capacity(route.ancestry.len());
-    for blueprint in &route.ancestry {
-        let flags = blueprint.exemption.union(inherited);
-        effective.push(flags);
-        if blueprint.exemption.contains(ExemptionScope::DESCENDENTS) {
-            inherited = inherited.union(blueprint.exemption);
-        }
-    }
-    let leaf_flags = effective.last().copied().unwrap_or_default();
-    let route_flags = route.exempt.unwrap_or_default();
-    let exemption = route_flags.union(leaf_flags.difference(ExemptionScope::ANCESTORS));
+    let flags = Flags::of(route);
+    let exemption = flags.exemption();
+    let limits = Applicable::of(route, &flags);
+    let (entries, infos) = entries(core, route, &info.endpoint, &limits, exemption);
+    let fallback_entries = fallback_entries(core, route, &info.endpoint);
+    let exempt = entries.is_empty() && !exemption.is_empty();
+    let _ = cell.resolved.set(Arc::new(ResolvedRoute::new(
+        core.clone(),
+        info.endpoint.clone(),
+        entries,
+        fallback_entries,
+        !exemption.contains(ExemptionScope::META),
+    )));
+    info.methods = route
+        .methods
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    info.limits = infos;
+    info.exemption = exemption;
+    info.exempt = exempt;
+    info.opt_out = false;
+    Ok(info)
+}
 
-    // Decorated (route) limits: discarded by any route-level exemption (Flask-Limiter quirk).
-    let decorated: Vec<&Limit> = if route_flags.is_empty() {
-        route.limits.iter().collect()
-    } else {
-        Vec::new()
-    };
+/// A route's exemption flags: its own and those its blueprints pass down.
+struct Flags {
+    /// The innermost blueprint's effective flags: its own plus those of ancestors exempted with
+    /// `DESCENDENTS`.
+    leaf: ExemptionScope,
+    /// The route's own flags.
+    route: ExemptionScope,
+}
 
-    // Blueprint limits, treated as decorated when deciding whether defaults apply.
-    let mut blueprint_limits: Vec<&Limit> = Vec::new();
-    let takes_blueprint = decorated.is_empty() || decorated.iter().all(|l| !l.override_defaults);
-    if let (Some(leaf), true) = (route.ancestry.last(), takes_blueprint) {
-        let self_ex = leaf_flags.difference(ExemptionScope::ANCESTORS);
-        let route_skips = route_flags.contains(ExemptionScope::DEFAULT);
-        if !self_ex.intersects(ExemptionScope::META.union(ExemptionScope::DESCENDENTS))
-            && !route_skips
-        {
-            let own_override =
-                !leaf.limits.is_empty() && leaf.limits.iter().all(|l| l.override_defaults);
-            if own_override || leaf_flags.contains(ExemptionScope::ANCESTORS) {
-                blueprint_limits.extend(leaf.limits.iter());
-            } else {
-                let last = route.ancestry.len() - 1;
-                for (index, blueprint) in route.ancestry.iter().enumerate() {
-                    if index < last && blueprint.exemption.contains(ExemptionScope::DESCENDENTS) {
-                        continue;
-                    }
-                    // An ancestor above a router exempted with ANCESTORS is not inherited.
-                    let cut = route.ancestry[index + 1..=last]
-                        .iter()
-                        .any(|b| b.exemption.contains(ExemptionScope::ANCESTORS));
-                    if index < last && cut {
-                        continue;
-                    }
-                    blueprint_limits.extend(blueprint.limits.iter());
-                }
+impl Flags {
+    fn of(route: &RouteRecord) -> Self {
+        let mut inherited = ExemptionScope::NONE;
+        let mut leaf = ExemptionScope::NONE;
+        for blueprint in &route.ancestry {
+            leaf = blueprint.exemption.union(inherited);
+            if blueprint.exemption.contains(ExemptionScope::DESCENDENTS) {
+                inherited = inherited.union(blueprint.exemption);
             }
         }
+        Flags {
+            leaf,
+            route: route.exempt.unwrap_or_default(),
+        }
     }
 
-    let all_decorated: Vec<&Limit> = decorated
-        .iter()
-        .chain(blueprint_limits.iter())
-        .copied()
-        .collect();
-    let defaults_kind = if exemption.contains(ExemptionScope::DEFAULT) {
-        None
-    } else if all_decorated.is_empty() || all_decorated.iter().all(|l| !l.override_defaults) {
-        Some(EntryKind::Always)
-    } else if all_decorated
-        .iter()
-        .any(|l| l.methods.is_none() && l.override_defaults)
-    {
-        None
-    } else {
-        // Defaults apply only to methods for which every decorated limit is method-exempt.
-        Some(EntryKind::DefaultFallback)
-    };
+    /// The route's effective exemption.
+    fn exemption(&self) -> ExemptionScope {
+        self.route
+            .union(self.leaf.difference(ExemptionScope::ANCESTORS))
+    }
+}
 
+/// The route and blueprint limits that apply to a route, before defaults and application
+/// limits.
+struct Applicable<'r> {
+    /// Decorated (route) limits: discarded by any route-level exemption (Flask-Limiter quirk).
+    decorated: Vec<&'r Limit>,
+    /// Blueprint limits, treated as decorated when deciding whether defaults apply.
+    blueprint: Vec<&'r Limit>,
+}
+
+impl<'r> Applicable<'r> {
+    fn of(route: &'r RouteRecord, flags: &Flags) -> Self {
+        let decorated: Vec<&Limit> = if flags.route.is_empty() {
+            route.limits.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let takes_blueprint =
+            decorated.is_empty() || decorated.iter().all(|l| !l.override_defaults);
+        let blueprint = if takes_blueprint {
+            blueprint_limits(route, flags)
+        } else {
+            Vec::new()
+        };
+        Applicable {
+            decorated,
+            blueprint,
+        }
+    }
+
+    /// How the limiter's defaults take part: not at all (`None`), always, or only for methods
+    /// that every decorated limit exempts.
+    fn defaults_kind(&self, exemption: ExemptionScope) -> Option<EntryKind> {
+        let mut all = self.decorated.iter().chain(self.blueprint.iter());
+        if exemption.contains(ExemptionScope::DEFAULT) {
+            None
+        } else if all.clone().all(|l| !l.override_defaults) {
+            Some(EntryKind::Always)
+        } else if all.any(|l| l.methods.is_none() && l.override_defaults) {
+            None
+        } else {
+            // Defaults apply only to methods for which every decorated limit is method-exempt.
+            Some(EntryKind::DefaultFallback)
+        }
+    }
+}
+
+/// The limits a route inherits from its blueprints: the innermost's own, or every ancestor's
+/// not cut off by an exemption.
+fn blueprint_limits<'r>(route: &'r RouteRecord, flags: &Flags) -> Vec<&'r Limit> {
+    let mut limits = Vec::new();
+    let Some(leaf) = route.ancestry.last() else {
+        return limits;
+    };
+    let self_ex = flags.leaf.difference(ExemptionScope::ANCESTORS);
+    let route_skips = flags.route.contains(ExemptionScope::DEFAULT);
+    if self_ex.intersects(ExemptionScope::META.union(ExemptionScope::DESCENDENTS)) || route_skips {
+        return limits;
+    }
+    let own_override = !leaf.limits.is_empty() && leaf.limits.iter().all(|l| l.override_defaults);
+    if own_override || flags.leaf.contains(ExemptionScope::ANCESTORS) {
+        limits.extend(leaf.limits.iter());
+        return limits;
+    }
+    let last = route.ancestry.len() - 1;
+    for (index, blueprint) in route.ancestry.iter().enumerate() {
+        if index < last && blueprint.exemption.contains(ExemptionScope::DESCENDENTS) {
+            continue;
+        }
+        // An ancestor above a router exempted with ANCESTORS is not inherited.
+        let cut = route.ancestry[index + 1..=last]
+            .iter()
+            .any(|b| b.exemption.contains(ExemptionScope::ANCESTORS));
+        if index < last && cut {
+            continue;
+        }
+        limits.extend(blueprint.limits.iter());
+    }
+    limits
+}
+
+/// The route's entries (application, default, route, blueprint limits, in that order) and the
+/// registry's lines for them (without application limits, which the configuration lists).
+fn entries(
+    core: &Core,
+    route: &RouteRecord,
+    endpoint: &str,
+    limits: &Applicable<'_>,
+    exemption: ExemptionScope,
+) -> (Vec<Entry>, Vec<LimitInfo>) {
     let mut entries = Vec::new();
     let mut infos = Vec::new();
     let mut push = |limit: &Limit, source: LimitSource, kind: EntryKind| {
-        let entry = Entry::new(limit.clone(), source, kind, &endpoint, &route.methods);
+        let entry = Entry::new(limit.clone(), source, kind, endpoint, &route.methods);
         if source != LimitSource::Application {
-            infos.extend(LimitInfo::of(&entry, &route.methods));
+            infos.extend(limit_infos(&entry, &route.methods));
         }
         entries.push(entry);
     };
@@ -156,19 +235,23 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
             push(limit, LimitSource::Application, EntryKind::Always);
         }
     }
-    if let Some(kind) = defaults_kind {
+    if let Some(kind) = limits.defaults_kind(exemption) {
         for limit in &core.default_limits {
             push(limit, LimitSource::Default, kind);
         }
     }
-    for limit in &decorated {
+    for limit in &limits.decorated {
         push(limit, LimitSource::Route, EntryKind::Decorated);
     }
-    for limit in &blueprint_limits {
+    for limit in &limits.blueprint {
         push(limit, LimitSource::Blueprint, EntryKind::Decorated);
     }
-    let fallback_entries = core
-        .fallback_limits
+    (entries, infos)
+}
+
+/// The in-memory fallback limits as entries of the route: one counter per route, cost 1.
+fn fallback_entries(core: &Core, route: &RouteRecord, endpoint: &str) -> Vec<Entry> {
+    core.fallback_limits
         .iter()
         .map(|limit| {
             let mut limit = limit.clone();
@@ -179,35 +262,53 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
                 limit,
                 LimitSource::Fallback,
                 EntryKind::Always,
-                &endpoint,
+                endpoint,
                 &route.methods,
             )
         })
-        .collect();
-    let has_limits = !entries.is_empty();
-    let exempt = !has_limits && !exemption.is_empty();
-    let _ = cell.resolved.set(Arc::new(ResolvedRoute {
-        core: core.clone(),
-        endpoint: endpoint.clone(),
-        plan: plan(&entries),
-        entries,
-        fallback_entries,
-        meta: !exemption.contains(ExemptionScope::META),
-    }));
-    let _ = Provider::Dynamic;
-    Ok(RouteInfo {
-        endpoint,
-        name: route.name.clone(),
-        blueprint: group,
-        path: route.path.clone(),
-        methods: route
+        .collect()
+}
+
+/// The registry's lines for one entry of a route: one per limit value, and per method for
+/// per-method limits.
+fn limit_infos(entry: &Entry, route_methods: &[Method]) -> Vec<LimitInfo> {
+    let limit = &entry.limit;
+    let base = |text: String, rate, method: Option<String>| LimitInfo {
+        limit: text,
+        rate,
+        source: entry.source,
+        scope: entry.scope.to_string(),
+        method,
+        methods: limit
             .methods
+            .as_ref()
+            .map(|m| m.iter().map(|m| m.as_str().to_owned()).collect()),
+        shared: limit.shared,
+        per_method: limit.per_method,
+        override_defaults: limit.override_defaults,
+        cost: limit.cost.is_none().then_some(limit.fixed_cost),
+        exempt_when: limit.exempt_when.is_some(),
+        deduct_when: limit.deduct_when.is_some(),
+        conditional: entry.kind == EntryKind::DefaultFallback,
+    };
+    let rates: Vec<(String, Option<limiter_core::RateLimit>)> = if limit.is_dynamic() {
+        vec![("<dynamic>".to_owned(), None)]
+    } else {
+        limit
+            .rate_limits()
             .iter()
-            .map(|m| m.as_str().to_owned())
-            .collect(),
-        limits: infos,
-        exemption,
-        exempt,
-        opt_out: false,
-    })
+            .map(|r| (r.to_string(), Some(*r)))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (text, rate) in rates {
+        if limit.per_method {
+            for method in route_methods {
+                out.push(base(text.clone(), rate, Some(method.as_str().to_owned())));
+            }
+        } else {
+            out.push(base(text, rate, None));
+        }
+    }
+    out
 }

@@ -1,10 +1,11 @@
 //! Mirrors of `axum::routing`: [`get`], [`post`], … return a [`MethodRouter`] that carries each
 //! handler's limits; [`Router`] mirrors `axum::Router` and records every route for the registry.
 
+use crate::check::{HandlerCell, LimitedHandler};
 use crate::decl::Limit;
-use crate::limiter::{BuildError, Limiter};
+use crate::error::BuildError;
+use crate::limiter::Limiter;
 use crate::resolve::{resolve, Blueprint, RouteRecord};
-use crate::service::{HandlerCell, LimitedHandler};
 use crate::ExemptionScope;
 use axum::handler::Handler;
 use axum::http::Method;
@@ -528,7 +529,7 @@ where
         for route in &routes {
             infos.push(resolve(limiter, route)?);
         }
-        limiter.core.routes.lock().extend(infos);
+        limiter.routes.lock().extend(infos);
         crate::inspect::exit_if_inspecting(limiter);
         Ok(inner)
     }

@@ -15,6 +15,7 @@
 //! * the set of backends is the set of storage URIs we parse, which is closed and versioned with
 //!   the crate (the enum is `#[non_exhaustive]` so adding one is not a breaking change).
 
+mod immediate;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod memory;

@@ -1,0 +1,117 @@
+//! A request's part of the check, worked out before anything is counted: its key, the limits
+//! that apply ([`Items`]), the meta limits, and the storage identifiers of each.
+
+use super::entry::Entry;
+use super::items::{items_for, Item, Items};
+use super::route::ResolvedRoute;
+use crate::core::Core;
+use crate::key::Key;
+use crate::Request;
+use limiter_core::{Hit, RateLimit};
+use smallvec::SmallVec;
+
+/// The request-dependent part of the check, computed without awaiting (a `&Request` is not
+/// `Send`, so it must not be held across the storage calls).
+pub(crate) struct Prepared<'a> {
+    /// The route's limits in use (the fallback's while the storage is down).
+    pub(crate) entries: &'a [Entry],
+    /// The limiter's key for this request.
+    pub(crate) default_key: Key<'a>,
+    /// The limits that apply, smallest window first.
+    pub(crate) items: Items<'a>,
+    /// The meta limits that apply: (index in the limiter's meta limits, limit).
+    pub(crate) meta: SmallVec<[(usize, RateLimit); 2]>,
+}
+
+impl Prepared<'_> {
+    /// The key an item is counted against.
+    pub(crate) fn key_of<'s>(&'s self, item: &'s Item<'_>) -> &'s str {
+        item.key.as_deref().unwrap_or(&self.default_key)
+    }
+
+    /// The storage identifiers of a meta limit for this request (no key prefix, as in
+    /// Flask-Limiter).
+    pub(crate) fn meta_ids(&self) -> [&str; 2] {
+        [self.default_key.as_ref(), "meta"]
+    }
+}
+
+/// What applies to `request` on `route`, with the fallback's limits when `in_fallback`.
+pub(crate) fn prepare<'a>(
+    route: &'a ResolvedRoute,
+    request: &'a Request,
+    in_fallback: bool,
+) -> Prepared<'a> {
+    let core = &*route.core;
+    let entries = route.entries(in_fallback);
+    let default_key = core.key_func.request_key(request);
+    let meta = meta_limits(route, request);
+    // An empty key is logged once per limit, by `items_for`.
+    let items = match (&route.plan, in_fallback, default_key.is_empty()) {
+        (Some(plan), false, false) => Items::Planned(plan),
+        _ => Items::Built(items_for(core, entries, request, &default_key)),
+    };
+    Prepared {
+        entries,
+        default_key,
+        items,
+        meta,
+    }
+}
+
+/// The meta limits that apply to this request: (index in the limiter's meta limits, limit).
+fn meta_limits(route: &ResolvedRoute, request: &Request) -> SmallVec<[(usize, RateLimit); 2]> {
+    let mut meta = SmallVec::new();
+    if route.meta {
+        for (index, limit) in route.core.meta_limits.iter().enumerate() {
+            if limit.exempt_when.as_ref().is_some_and(|f| f(request)) {
+                continue;
+            }
+            for rate in limit.rate_limits() {
+                meta.push((index, *rate));
+            }
+        }
+    }
+    meta
+}
+
+/// The storage identifiers of each item of a request: `[prefix, key, scope]`, without the
+/// prefix when it is empty.
+pub(crate) struct Ids<'p> {
+    ids: SmallVec<[[&'p str; 3]; 6]>,
+    skip: usize,
+}
+
+impl<'p> Ids<'p> {
+    /// The identifiers of every item of `prepared`.
+    pub(crate) fn new(core: &'p Core, prepared: &'p Prepared<'_>) -> Self {
+        let prefix = core.key_prefix.as_str();
+        Ids {
+            ids: prepared
+                .items
+                .iter()
+                .map(|item| [prefix, prepared.key_of(item), item.scope.as_ref()])
+                .collect(),
+            skip: usize::from(prefix.is_empty()),
+        }
+    }
+
+    /// The identifiers of the item at `index`.
+    pub(crate) fn of(&self, index: usize) -> &[&'p str] {
+        &self.ids[index][self.skip..]
+    }
+}
+
+/// The hits to count before the handler: every item that is not deferred, in order.
+pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> SmallVec<[Hit<'h>; 6]> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| !item.deferred)
+        .map(|(index, item)| Hit {
+            limit: &item.rate,
+            identifiers: ids.of(index),
+            cost: item.cost,
+        })
+        .collect()
+}

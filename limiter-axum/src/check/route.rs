@@ -1,0 +1,61 @@
+//! [`ResolvedRoute`]: a route's limits as the check reads them, resolved once when the router is
+//! given to the limiter, and the [`HandlerCell`] through which its handler receives them.
+
+use super::entry::Entry;
+use super::items::{plan, Item};
+use crate::core::Core;
+use std::sync::{Arc, OnceLock};
+
+/// A route's resolved limits, filled in by [`Router::with_limiter`](crate::Router::with_limiter).
+pub(crate) struct ResolvedRoute {
+    pub(crate) core: Arc<Core>,
+    pub(crate) endpoint: String,
+    pub(crate) entries: Vec<Entry>,
+    /// The in-memory fallback limits, which replace `entries` while the storage is down.
+    pub(crate) fallback_entries: Vec<Entry>,
+    /// Whether the limiter's meta limits apply to the route.
+    pub(crate) meta: bool,
+    /// `entries`' items, when they do not depend on the request (see [`plan`]).
+    pub(crate) plan: Option<Box<[Item<'static>]>>,
+    /// Whether a limit of `entries` counts after the response (`deduct_when`), so that the check
+    /// must wait for the handler.
+    pub(crate) deferred: bool,
+}
+
+impl ResolvedRoute {
+    /// The route `endpoint` with these limits, its plan worked out.
+    pub(crate) fn new(
+        core: Arc<Core>,
+        endpoint: String,
+        entries: Vec<Entry>,
+        fallback_entries: Vec<Entry>,
+        meta: bool,
+    ) -> Self {
+        ResolvedRoute {
+            core,
+            endpoint,
+            plan: plan(&entries),
+            deferred: entries
+                .iter()
+                .any(|entry| entry.limit.deduct_when.is_some()),
+            entries,
+            fallback_entries,
+            meta,
+        }
+    }
+
+    /// The limits that apply while the primary storage is up, or down (`in_fallback`).
+    pub(crate) fn entries(&self, in_fallback: bool) -> &[Entry] {
+        if in_fallback && !self.fallback_entries.is_empty() {
+            &self.fallback_entries
+        } else {
+            &self.entries
+        }
+    }
+}
+
+/// Shared between a route's handler and the router until the limiter resolves the route.
+#[derive(Default)]
+pub(crate) struct HandlerCell {
+    pub(crate) resolved: OnceLock<Arc<ResolvedRoute>>,
+}
