@@ -83,6 +83,8 @@ pub struct Outcome {
     pub compared: usize,
     /// One line per difference.
     pub differences: Vec<String>,
+    /// The latest answer of any step, in seconds after the step's scheduled time.
+    pub worst_latency: f64,
 }
 
 /// Compares one run of `script`.
@@ -239,19 +241,27 @@ fn compare_retry_after(
     };
     let is_date = retry_after_seconds(flask).is_some_and(|(_, date)| date);
     let close = |a: f64, b: f64| (a - b).abs() <= TOLERANCE;
-    let accepted = match check {
-        RetryAfterCheck::KnownDifference1 => close(f, o) || close(f - 1.0, o),
+    let (accepted, rule) = match check {
+        RetryAfterCheck::KnownDifference1 => (
+            close(f, o) || close(f - 1.0, o),
+            "Flask's or one second less while difference 1 is open",
+        ),
         RetryAfterCheck::Exact if ours.status == 429 && !is_date => {
             // Flask's value, unless it is 0; or the smallest that does not send the client
             // back before X-RateLimit-Reset.
             let not_before_reset = ours.reset_epoch().map(|reset| (reset - ours.sent).ceil());
-            o >= 1.0 && ((f >= 1.0 && close(f, o)) || not_before_reset.is_some_and(|n| close(n, o)))
+            (
+                o >= 1.0
+                    && ((f >= 1.0 && close(f, o)) || not_before_reset.is_some_and(|n| close(n, o))),
+                "on a 429: Flask's if not 0, or the smallest not before X-RateLimit-Reset; never 0",
+            )
         }
-        RetryAfterCheck::Exact => close(f, o),
+        RetryAfterCheck::Exact => (close(f, o), "Flask's"),
     };
     if !accepted {
         differences.push(format!(
-            "{at}: Retry-After: Flask {:?} (request + {f:.3} s), ours {:?} (request + {o:.3} s)",
+            "{at}: Retry-After: Flask {:?} (request + {f:.3} s), ours {:?} (request + {o:.3} s); \
+             expected {rule}",
             flask.retry_after.as_deref().unwrap_or_default(),
             ours.retry_after.as_deref().unwrap_or_default()
         ));

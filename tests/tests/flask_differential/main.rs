@@ -26,15 +26,18 @@
 //! after it on the other differs by a whole second. So the schedule keeps every truncation away
 //! from a second's edge:
 //!
-//! * a script starts at a wall-clock phase of 0.25 s and its steps lie on a 500 ms grid, so every
-//!   request is sent at a phase of 0.25 or 0.75 s;
+//! * a script starts at a wall-clock phase of 0.05 s and its steps lie on a 500 ms grid, so every
+//!   request is sent at a phase of 0.05 or 0.55 s, never before (the wall clock is the same for
+//!   the test, Python and our server);
 //! * windows are whole seconds (1 s or 2 s where timing matters, minutes where it does not), so
 //!   a window anchored at a hit (fixed, moving) ends at that hit's phase, and clock-aligned
 //!   sliding-window buckets end on whole seconds, where both sides compute the same integer;
 //! * no step lies exactly one window after another (checked before a script runs), so no request
 //!   races the expiry of a window it reads;
-//! * every answer of a step must arrive within 200 ms of the step's scheduled time; a run that
-//!   misses this (a loaded machine) is not compared but run again, up to three times.
+//! * every answer of a step must arrive within 400 ms of the step's scheduled time, so a step
+//!   ends before the next second's edge and at least 0.1 s away from any window expiry it could
+//!   race; a run that misses this (a loaded machine) is not compared but run again, up to three
+//!   times.
 //!
 //! Then equal behaviour gives equal integers, whose times from the request differ by the
 //! milliseconds between the two sends, and a real difference shows as a whole second.
