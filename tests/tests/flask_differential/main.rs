@@ -301,7 +301,8 @@ async fn shared_per_method_methods_and_cost() {
         0,
         [get("/pm"), get("/pm"), get("/pm"), post("/pm"), post("/pm")],
     )
-    .at(500, [get("/dp"), get("/dp"), post("/dp"), post("/dp")]);
+    .at(500, [get("/dp"), get("/dp"), post("/dp"), post("/dp")])
+    .at(1500, [head("/pm"), head("/pm"), head("/pm"), head("/dp")]);
     let methods = script(
         "methods filter",
         app(Strategy::FixedWindow)
@@ -314,7 +315,13 @@ async fn shared_per_method_methods_and_cost() {
     )
     .at(
         0,
-        [post("/mf"), post("/mf"), get("/mf"), get("/mf"), get("/mf")],
+        [
+            post("/mf"),
+            post("/mf"),
+            get("/mf"),
+            head("/mf"),
+            get("/mf"),
+        ],
     );
     let cost = script(
         "cost",

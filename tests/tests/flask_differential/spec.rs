@@ -336,6 +336,14 @@ pub fn post(path: &str) -> Req {
     }
 }
 
+/// `HEAD path` (served by the GET view on both sides).
+pub fn head(path: &str) -> Req {
+    Req {
+        method: Method::HEAD,
+        ..get(path)
+    }
+}
+
 /// `OPTIONS path` (a CORS preflight).
 pub fn options(path: &str) -> Req {
     Req {
