@@ -89,7 +89,8 @@ impl LimitArgs {
         let limits =
             parse_many(&source.value()).map_err(|error| syn::Error::new(source.span(), error))?;
         let mut options = LimitOptions::default();
-        // `shared` as written, with its token for the error when no scope goes with it.
+        // `shared` stays apart from the options: its default depends on the attribute, and its
+        // token is where a missing scope is reported.
         let mut shared: Option<(bool, Span)> = None;
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
