@@ -179,7 +179,7 @@ fn numbers_per_record(strategy: Strategy) -> usize {
 pub(super) fn records(reply: &[u8], strategy: Strategy) -> Option<Records> {
     let numbers = numbers_per_record(strategy);
     let record_bytes = 1 + 8 * numbers;
-    if reply.len() % record_bytes != 0 {
+    if !reply.len().is_multiple_of(record_bytes) {
         return None;
     }
     let records = reply
