@@ -1,7 +1,7 @@
 //! [`LimiterBuilder`]: Flask-Limiter's `Limiter(...)` arguments, in code or from `RATELIMIT_*`
 //! environment variables, and the build step that checks them and opens the storage.
 
-use crate::check::Failover;
+use crate::check::failover::Failover;
 use crate::core::{Core, RequestFilter};
 use crate::decl::{DeductWhen, ExemptWhen, Limit, OnBreach};
 use crate::error::BuildError;

@@ -2,7 +2,7 @@
 //! storages and failover state. [`Limiter`](crate::Limiter) is a handle on it; the check reads it
 //! on every request.
 
-use crate::check::Failover;
+use crate::check::failover::Failover;
 use crate::decl::{Limit, OnBreach};
 #[cfg(feature = "fault-injection")]
 use crate::fault::FaultSwitch;

@@ -4,9 +4,9 @@
 use crate::check::{HandlerCell, LimitedHandler};
 use crate::decl::Limit;
 use crate::error::BuildError;
+use crate::exemption::ExemptionScope;
 use crate::limiter::Limiter;
 use crate::resolve::{resolve, Blueprint, RouteRecord};
-use crate::ExemptionScope;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::MethodFilter;

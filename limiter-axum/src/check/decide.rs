@@ -12,7 +12,8 @@ use super::prepare::{counted_hits, Ids, Prepared};
 use super::response::{breach_response, meta_response, request_limit, Breach};
 use super::route::ResolvedRoute;
 use crate::core::Core;
-use crate::{CurrentLimits, Response};
+use crate::current::CurrentLimits;
+use crate::Response;
 use limiter_core::{
     AdmittedReset, Decision, Decisions, Hit, RateLimit, RateLimiter, StorageError, WindowStats,
 };

@@ -52,7 +52,7 @@
 
 mod decide;
 mod entry;
-mod failover;
+pub(crate) mod failover;
 mod future;
 mod handler;
 mod headers;
@@ -62,6 +62,5 @@ mod response;
 mod route;
 
 pub(crate) use entry::{Entry, EntryKind};
-pub(crate) use failover::Failover;
 pub(crate) use handler::LimitedHandler;
 pub(crate) use route::{HandlerCell, ResolvedRoute};
