@@ -34,6 +34,9 @@
 //!   sliding-window buckets end on whole seconds, where both sides compute the same integer;
 //! * no step lies exactly one window after another (checked before a script runs), so no request
 //!   races the expiry of a window it reads;
+//! * on the sliding window counter the weighted count also drops at multiples of `window /
+//!   previous count` since the epoch: a run where a request (in a bucket whose previous bucket
+//!   saw requests) was handled across such an instant is not compared but run again;
 //! * every answer of a step must arrive within 400 ms of the step's scheduled time, so a step
 //!   ends before the next second's edge and at least 0.1 s away from any window expiry it could
 //!   race; a run that misses this (a loaded machine) is not compared but run again, up to three
@@ -48,7 +51,14 @@
 //! are `#[ignore]`d with what differs; the fixes remove the ignores. Difference 1 (our
 //! `Retry-After` is one second lower than Flask's) shows on nearly every limited response, so
 //! while [`DIFFERENCE_1_OPEN`] is set the other scripts accept exactly that, Flask's value or
-//! one second less, and nothing else; difference 1's own scripts always compare exactly.
+//! one second less, and nothing else; difference 1's own scripts always compare exactly. On a 429
+//! in seconds form they also accept, instead of Flask's value, the smallest value that does not
+//! send the client back before `X-RateLimit-Reset`, and never 0 (Flask sends 0 when the window
+//! resets within the second).
+//!
+//! The suite found two more differences, not in issue 11, also `#[ignore]`d with what differs:
+//! the headers with `fail_on_first_breach(false)` when two limits are breached at once, and the
+//! own limits of a blueprint nested in one exempted with `DESCENDENTS`.
 //!
 //! Skipped when `LIMITER_TEST_PYTHON` is unset (see `limiter_tests::server_env`); with
 //! `LIMITER_TEST_SERVERS=1` a missing Flask-Limiter fails. Each test prints how many scripted
@@ -420,8 +430,8 @@ async fn headers_and_retry_after_forms() {
     let steps = |script: Script| {
         script
             .at(0, [get("/h"), get("/h"), get("/h"), get("/h"), get("/m")])
-            .at(1500, [get("/h"), get("/m"), get("/m")])
-            .at(2500, [get("/h"), get("/h")])
+            .at(1000, [get("/h"), get("/m"), get("/m")])
+            .at(4000, [get("/h"), get("/h")])
     };
     let delta = steps(script("headers, Retry-After in seconds", base.clone()));
     let date = steps(script(
@@ -452,11 +462,13 @@ async fn strategies_over_time() {
         "3 per 2 seconds over time",
         app(Strategy::FixedWindow).route(route("w").limit(limit("3 per 2 second"))),
     )
-    .at(0, times(get("/w"), 2))
-    .at(1500, times(get("/w"), 2))
-    .at(2500, times(get("/w"), 2))
-    .at(3000, times(get("/w"), 2))
-    .at(5500, times(get("/w"), 2));
+    // Steps of several requests at a phase of 0.05 s, single requests at 0.55 s: the sliding
+    // window counter's weighted count of "3 per 2 s" drops at phases of 0, 0.333 and 0.667 s.
+    .at(0, times(get("/w"), 3))
+    .at(1000, times(get("/w"), 2))
+    .at(2500, [get("/w")])
+    .at(4000, times(get("/w"), 2))
+    .at(5500, [get("/w")]);
     let one_second = script(
         "2 per second over time",
         app(Strategy::FixedWindow).route(route("s").limit(limit("2 per 1 second"))),
@@ -481,9 +493,11 @@ async fn concurrent_bursts() {
             .route(route("b").limit(limit("5 per minute")))
             .route(route("t").limit(limit("6 per 2 second"))),
     )
+    // The bursts on /t are more than a 2 s bucket apart, so that on the sliding window counter
+    // no burst meets a weighted count that drops while it is being answered.
     .burst(0, get("/b"), 12)
     .burst(500, get("/t"), 10)
-    .burst(3000, get("/t"), 10);
+    .burst(5000, get("/t"), 10);
     run::check("concurrent_bursts", on_every_strategy(bursts)).await;
 }
 
