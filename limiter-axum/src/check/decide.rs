@@ -107,6 +107,7 @@ pub(crate) fn decide_now(
 }
 
 /// An answer of a storage asked to answer at once.
+#[inline]
 fn at_once<T>(answer: Option<Result<T, StorageError>>, first: bool) -> Result<T, Undecided> {
     match answer {
         Some(Ok(answer)) => Ok(answer),
@@ -220,6 +221,7 @@ enum Judged {
     Breach { index: usize, decision: Decision },
 }
 
+#[inline]
 fn judge(core: &Core, prepared: &Prepared<'_>, ids: &Ids<'_>, decisions: &[Decision]) -> Judged {
     if let Some(index) = decisions.iter().position(|decision| !decision.allowed) {
         return Judged::Breach {

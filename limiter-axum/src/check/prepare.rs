@@ -37,6 +37,7 @@ impl Prepared<'_> {
 }
 
 /// What applies to `request` on `route`, with the fallback's limits when `in_fallback`.
+#[inline]
 pub(crate) fn prepare<'a>(
     route: &'a ResolvedRoute,
     request: &'a Request,
@@ -84,6 +85,7 @@ pub(crate) struct Ids<'p> {
 
 impl<'p> Ids<'p> {
     /// The identifiers of every item of `prepared`.
+    #[inline]
     pub(crate) fn new(core: &'p Core, prepared: &'p Prepared<'_>) -> Self {
         let prefix = core.key_prefix.as_str();
         Ids {
@@ -103,6 +105,7 @@ impl<'p> Ids<'p> {
 }
 
 /// The hits to count before the handler: every item that is not deferred, in order.
+#[inline]
 pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> SmallVec<[Hit<'h>; 6]> {
     items
         .iter()

@@ -26,6 +26,7 @@ impl Storage {
     /// assert!(!second.expect("memory answers at once")?[0].allowed);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn acquire_all_now(
         &self,
         strategy: Strategy,
@@ -44,6 +45,7 @@ impl Storage {
 
     /// [`test`](Self::test), answered at once when the backend decides in this thread (the
     /// memory storage), else `None`. Counts nothing either way.
+    #[inline]
     pub fn test_now(&self, strategy: Strategy, hit: Hit<'_>) -> Option<Result<bool, StorageError>> {
         match self {
             Storage::Memory(memory) => Some(Ok(memory.test(strategy, hit))),
@@ -54,6 +56,7 @@ impl Storage {
 
     /// [`window_stats`](Self::window_stats), answered at once when the backend decides in this
     /// thread (the memory storage), else `None`.
+    #[inline]
     pub fn window_stats_now(
         &self,
         strategy: Strategy,
