@@ -1,4 +1,42 @@
-//! The three rate-limiting strategies of `limits`, by name.
+//! The rate-limiting strategies of `limits`: their names, and their window arithmetic.
+//!
+//! [`Strategy`] names a strategy; the submodules hold its arithmetic as pure functions of a
+//! state, the time, the limit and the cost, with no storage inside (as governor keeps its GCRA
+//! apart from its state stores). Time comes in as an argument, read by the caller from the
+//! injectable [`Clock`](crate::clock::Clock), so the arithmetic is tested without waiting.
+//!
+//! * `fixed_window`: a counter anchored at the window's first hit.
+//! * `moving_window`: a log of the admitted hits' times.
+//! * `sliding_window`: the current and previous windows' counts, the previous one weighted by
+//!   its overlap; on clock-aligned buckets, or from counters' time-to-live values.
+//!
+//! The in-process storage keeps these states in its tables; memcached reads and writes the
+//! sliding window's counts on the server and decides with the same arithmetic; Redis and
+//! MongoDB carry the same steps out server-side (Lua scripts, update pipelines), so that each
+//! decision stays one atomic step there and the stored values stay those of Python's `limits`,
+//! and decode their answers with the helpers here (e.g. [`sliding_window::stats_from_ttls`]).
+//!
+//! # Adding a strategy
+//!
+//! 1. A variant of [`Strategy`], its name in [`Strategy::name`] and [`Strategy::ALL`], and its
+//!    slot in [`Strategy::index`].
+//! 2. Its arithmetic in a file of its own here (`strategy/<name>.rs`): a state type with
+//!    `expires_at`, and `acquire` / `admits` / `stats` taking `(cost, amount, now, expiry)`,
+//!    with unit tests on plain numbers.
+//! 3. The memory storage (`storage/memory.rs`): a table for the state, and the new arm in
+//!    `acquire_all`, `test`, `window_stats`, `clear`, `reset`, `sweep`.
+//! 4. Every other backend: either its server-side form (a Lua script in `storage/redis/`, a
+//!    pipeline in `storage/mongodb/commands.rs`, with the keys and values Python's `limits`
+//!    writes), or `false` from its `supports` (as memcached for the moving window).
+//! 5. Tests: `limiter-core/tests/strategies.rs` (semantics on the memory storage, with a
+//!    [`ManualClock`](crate::clock::ManualClock)) and the backends' live tests under `tests/`.
+
+pub(crate) mod fixed_window;
+pub(crate) mod moving_window;
+mod outcome;
+pub(crate) mod sliding_window;
+
+pub use outcome::{Decision, WindowStats};
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,6 +76,15 @@ impl Strategy {
             Strategy::FixedWindow => "fixed-window",
             Strategy::MovingWindow => "moving-window",
             Strategy::SlidingWindowCounter => "sliding-window-counter",
+        }
+    }
+
+    /// The strategy's position in [`Strategy::ALL`]: a slot for per-strategy state.
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Strategy::FixedWindow => 0,
+            Strategy::MovingWindow => 1,
+            Strategy::SlidingWindowCounter => 2,
         }
     }
 }
