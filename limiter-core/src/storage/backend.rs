@@ -8,10 +8,12 @@
 //! The trait is crate-private and used only on concrete types (never as `dyn Backend`), so its
 //! `async fn`s cost no allocation: each call compiles to the backend's own future.
 
+use super::error::StorageError;
+use super::hit::{AdmittedReset, Decisions, Hit};
 use super::over_limit::OverLimitCache;
-use super::{AdmittedReset, Decision, Decisions, Hit, StorageError, WindowStats};
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
+use crate::strategy::{Decision, WindowStats};
 
 /// What a storage backend does: decide hits atomically, look at windows, forget state.
 ///

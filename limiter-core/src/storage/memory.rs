@@ -17,14 +17,16 @@
 //!   probability of about n²/2⁶⁵ (3·10⁻⁸ for a million live keys); a collision merges two counters.
 
 use super::backend::Backend;
+use super::error::StorageError;
+use super::hit::{AdmittedReset, Decisions, Hit};
 use super::table::{Expiring, Table, SHARD_BITS};
-use super::{AdmittedReset, Decision, Decisions, Hit, StorageError, WindowStats};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::notation::RateLimit;
 use crate::strategy::fixed_window::Counter;
 use crate::strategy::moving_window::Log;
 use crate::strategy::sliding_window::Buckets;
 use crate::strategy::Strategy;
+use crate::strategy::{Decision, WindowStats};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Weak};

@@ -22,10 +22,11 @@
 //!   the storage key (seeded at random per cache); at most [`DEFAULT_OVER_LIMIT_CAPACITY`]
 //!   entries by default (about 32 bytes each), expired ones swept from a shard when it is full.
 
+use super::hit::{Decisions, Hit};
 use super::table::{Expiring, Table, SHARDS};
-use super::{Decision, Decisions, Hit};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
+use crate::strategy::Decision;
 use crate::strategy::Strategy;
 use std::cell::RefCell;
 use std::fmt;

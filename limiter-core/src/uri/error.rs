@@ -1,10 +1,10 @@
 //! Why a storage URI was rejected.
 
-use super::SCHEMES;
+use super::storage_uri::SCHEMES;
 
 /// Why a storage URI was rejected.
 ///
-/// Every message quotes the URI with its password masked (see [`masked`]).
+/// Every message quotes the URI with its password masked (see [`masked`](super::masked)).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UriError {

@@ -58,22 +58,4 @@ mod tests;
 
 pub use error::UriError;
 pub use redact::masked;
-pub use storage_uri::{Location, MemcachedServer, RedisFlavor, StorageUri};
-
-/// Every scheme [`StorageUri::parse`] accepts, in the order error messages list them.
-pub const SCHEMES: [&str; 14] = [
-    "memory",
-    "redis",
-    "rediss",
-    "redis+unix",
-    "redis+cluster",
-    "redis+sentinel",
-    "valkey",
-    "valkeys",
-    "valkey+unix",
-    "valkey+cluster",
-    "valkey+sentinel",
-    "memcached",
-    "mongodb",
-    "mongodb+srv",
-];
+pub use storage_uri::{Location, MemcachedServer, RedisFlavor, StorageUri, SCHEMES};

@@ -1,8 +1,9 @@
 //! Parsing: the scheme picks the backend family, and each family's form is read here.
 
+use super::error::UriError;
 use super::parts::{is_scheme, percent_decode, Parts};
 use super::redact::masked;
-use super::{Location, MemcachedServer, RedisFlavor, StorageUri, UriError};
+use super::storage_uri::{Location, MemcachedServer, RedisFlavor, StorageUri};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -202,4 +203,45 @@ fn parse_location(location: &str, uri: &str) -> Result<Location, UriError> {
         host: host.to_owned(),
         port,
     })
+}
+
+impl StorageUri {
+    /// Parses a storage URI; the same as [`str::parse`].
+    ///
+    /// # Errors
+    ///
+    /// A [`UriError`] naming the URI (password masked) and what was expected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use limiter_core::uri::{Location, RedisFlavor, StorageUri};
+    ///
+    /// let uri = StorageUri::parse("redis+sentinel://:secret@10.0.0.1:26379,[::1]:26380/mymaster")?;
+    /// assert_eq!(
+    ///     uri,
+    ///     StorageUri::RedisSentinel {
+    ///         sentinels: vec![
+    ///             Location { host: "10.0.0.1".into(), port: 26379 },
+    ///             Location { host: "::1".into(), port: 26380 },
+    ///         ],
+    ///         service_name: "mymaster".into(),
+    ///         username: None,
+    ///         password: Some("secret".into()),
+    ///         db: None,
+    ///         flavor: RedisFlavor::Redis,
+    ///     }
+    /// );
+    /// assert_eq!(uri.redacted(), "redis+sentinel://:***@10.0.0.1:26379,[::1]:26380/mymaster");
+    ///
+    /// let error = StorageUri::parse("redis+cluster://localhost").unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "missing host or port in location 'localhost' of 'redis+cluster://localhost'; expected host:port"
+    /// );
+    /// # Ok::<(), limiter_core::uri::UriError>(())
+    /// ```
+    pub fn parse(uri: &str) -> Result<Self, UriError> {
+        uri.parse()
+    }
 }

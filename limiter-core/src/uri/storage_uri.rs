@@ -1,9 +1,26 @@
 //! The typed form of a storage URI, one variant per backend family.
 
 use super::redact::{join, masked, redacted_userinfo};
-use super::UriError;
 use std::fmt;
 use std::path::PathBuf;
+
+/// Every scheme [`StorageUri::parse`] accepts, in the order error messages list them.
+pub const SCHEMES: [&str; 14] = [
+    "memory",
+    "redis",
+    "rediss",
+    "redis+unix",
+    "redis+cluster",
+    "redis+sentinel",
+    "valkey",
+    "valkeys",
+    "valkey+unix",
+    "valkey+cluster",
+    "valkey+sentinel",
+    "memcached",
+    "mongodb",
+    "mongodb+srv",
+];
 
 /// Parsed `storage_uri`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,45 +138,6 @@ impl fmt::Display for MemcachedServer {
 }
 
 impl StorageUri {
-    /// Parses a storage URI; the same as [`str::parse`].
-    ///
-    /// # Errors
-    ///
-    /// A [`UriError`] naming the URI (password masked) and what was expected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use limiter_core::uri::{Location, RedisFlavor, StorageUri};
-    ///
-    /// let uri = StorageUri::parse("redis+sentinel://:secret@10.0.0.1:26379,[::1]:26380/mymaster")?;
-    /// assert_eq!(
-    ///     uri,
-    ///     StorageUri::RedisSentinel {
-    ///         sentinels: vec![
-    ///             Location { host: "10.0.0.1".into(), port: 26379 },
-    ///             Location { host: "::1".into(), port: 26380 },
-    ///         ],
-    ///         service_name: "mymaster".into(),
-    ///         username: None,
-    ///         password: Some("secret".into()),
-    ///         db: None,
-    ///         flavor: RedisFlavor::Redis,
-    ///     }
-    /// );
-    /// assert_eq!(uri.redacted(), "redis+sentinel://:***@10.0.0.1:26379,[::1]:26380/mymaster");
-    ///
-    /// let error = StorageUri::parse("redis+cluster://localhost").unwrap_err();
-    /// assert_eq!(
-    ///     error.to_string(),
-    ///     "missing host or port in location 'localhost' of 'redis+cluster://localhost'; expected host:port"
-    /// );
-    /// # Ok::<(), limiter_core::uri::UriError>(())
-    /// ```
-    pub fn parse(uri: &str) -> Result<Self, UriError> {
-        uri.parse()
-    }
-
     /// The scheme this configuration came from: `"memory"`, `"redis"`,
     /// `"valkeys"`, `"redis+cluster"`, `"mongodb+srv"`, …
     pub fn scheme_name(&self) -> &'static str {

@@ -1,6 +1,6 @@
 //! The errors of the memcached backend.
 
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 use memcache::MemcacheError;
 
 /// The scheme name reported in errors.

@@ -4,7 +4,8 @@
 use super::keys::OwnedHit;
 use super::operations::{parse_count, Inner};
 use crate::clock::Timestamp;
-use crate::storage::{Decision, StorageError, WindowStats};
+use crate::storage::error::StorageError;
+use crate::strategy::{Decision, WindowStats};
 
 impl Inner {
     pub(super) fn fixed_acquire(&self, hit: &OwnedHit) -> Result<Decision, StorageError> {

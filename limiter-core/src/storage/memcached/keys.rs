@@ -1,6 +1,6 @@
 //! Memcached keys: storage keys made safe for memcached, and the derived keys of each hit.
 
-use crate::storage::Hit;
+use crate::storage::hit::Hit;
 use std::borrow::Cow;
 
 /// The longest key memcached accepts, in bytes.

@@ -102,9 +102,11 @@ pub use error::{ResetUnsupported, ServerError, UnexpectedValue};
 pub use keys::{memcached_key, MAX_KEY_LENGTH, MAX_RAW_KEY_LENGTH};
 
 use super::backend::Backend;
-use super::{AdmittedReset, Decision, Decisions, Hit, StorageError, WindowStats};
+use super::error::StorageError;
+use super::hit::{AdmittedReset, Decisions, Hit};
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
+use crate::strategy::{Decision, WindowStats};
 use crate::uri::{MemcachedServer, StorageUri};
 use error::{backend_error, BACKEND};
 use keys::OwnedHit;

@@ -1,7 +1,7 @@
 //! One memcached server: its connection pool, replaced after errors, and its errors.
 
 use super::error::{backend_error, ServerError, BACKEND};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 use crate::uri::MemcachedServer;
 use memcache::{CommandError, MemcacheError};
 use parking_lot::RwLock;

@@ -4,8 +4,9 @@
 
 use super::keys::OwnedHit;
 use super::operations::{parse_count, Inner};
-use crate::storage::{Decision, StorageError, WindowStats};
+use crate::storage::error::StorageError;
 use crate::strategy::sliding_window::Buckets;
+use crate::strategy::{Decision, WindowStats};
 
 impl Inner {
     /// The clock-aligned buckets for `now`, read with one multi-get.

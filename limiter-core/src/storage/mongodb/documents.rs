@@ -1,8 +1,8 @@
 //! Reading the documents of `limits`' collections: numbers, expiry times, and the moving and
 //! sliding window states they hold, with `limits`' window statistics.
 
-use super::super::WindowStats;
 use crate::clock::Timestamp;
+use crate::strategy::WindowStats;
 use ::mongodb::bson::{Bson, Document};
 use std::time::Duration;
 

@@ -38,10 +38,12 @@ pub(crate) mod commands;
 mod documents;
 
 use super::backend::Backend;
-use super::{AdmittedReset, Decision, Decisions, Hit, StorageError, WindowStats};
+use super::error::StorageError;
+use super::hit::{AdmittedReset, Decisions, Hit};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
+use crate::strategy::{Decision, WindowStats};
 use ::mongodb::bson::Document;
 use ::mongodb::error::{ErrorKind, WriteFailure};
 use ::mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
@@ -219,6 +221,21 @@ fn is_duplicate_key(error: &::mongodb::error::Error) -> bool {
 struct Now {
     millis: i64,
     stamp: Timestamp,
+}
+
+/// One hit, as the commands take it.
+#[derive(Debug, Clone, Copy)]
+struct HitAt<'a> {
+    /// The `limits` key.
+    key: &'a str,
+    /// The limit's amount.
+    amount: u64,
+    /// The limit's window, in whole seconds.
+    expiry: u64,
+    /// What the hit deducts.
+    cost: u64,
+    /// When it is decided.
+    now: Now,
 }
 
 impl Now {
@@ -414,92 +431,108 @@ impl MongoDbStorage {
         hit: &Hit<'_>,
     ) -> Result<Decision, StorageError> {
         let key = hit.limit.key_for(hit.identifiers);
-        let amount = hit.limit.amount();
-        let expiry = hit.limit.expiry_seconds();
-        let now = Now::read();
+        let at = HitAt {
+            key: &key,
+            amount: hit.limit.amount(),
+            expiry: hit.limit.expiry_seconds(),
+            cost: hit.cost,
+            now: Now::read(),
+        };
         match strategy {
-            Strategy::FixedWindow => {
-                let command = commands::fixed_window_update(&key, expiry, hit.cost, now.millis);
-                let document = self
-                    .upsert_by_id(&self.inner.counters, command)
-                    .await?
-                    .unwrap_or_default();
-                let count = count(&document, "count");
-                let reset = expire_at_millis(&document).map_or(now.stamp, timestamp_from_millis);
-                Ok(Decision {
-                    allowed: count <= amount,
-                    remaining: amount.saturating_sub(count),
-                    reset_at: reset,
-                })
-            }
-            Strategy::MovingWindow => {
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    if hit.cost <= amount {
-                        let command = commands::moving_window_acquire(
-                            &key, amount, expiry, hit.cost, now.millis,
-                        );
-                        if let Ok(document) = self
-                            .find_one_and_update(&self.inner.windows, command)
-                            .await?
-                        {
-                            let cutoff = commands::seconds(now.millis) - expiry as f64;
-                            let (oldest, count) =
-                                moving_window_from_entries(&document.unwrap_or_default(), cutoff);
-                            let stats =
-                                moving_window_stats(amount, expiry, now.stamp, oldest, count);
-                            return Ok(Decision {
-                                allowed: true,
-                                remaining: stats.remaining,
-                                reset_at: stats.reset_at,
-                            });
-                        }
-                    }
-                    // Rejected by the duplicate key error: the window is full, unless a
-                    // concurrent first hit inserted the document between our filter and our
-                    // insert (then there is room and we try again, against the document).
-                    let (oldest, count) = self.moving_window(&key, expiry, now.millis).await?;
-                    let room = hit.cost <= amount && count <= amount - hit.cost;
-                    if room && attempts < UPSERT_ATTEMPTS {
-                        continue;
-                    }
-                    let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
-                    return Ok(Decision {
-                        allowed: false,
-                        remaining: stats.remaining,
-                        reset_at: stats.reset_at,
-                    });
-                }
-            }
-            Strategy::SlidingWindowCounter => {
-                let expiry_ms = commands::expiry_millis(expiry);
-                if hit.cost > amount {
-                    let stats = self
-                        .sliding_state(&key, expiry, now.millis)
-                        .await?
-                        .stats(amount, expiry_ms, now.stamp);
-                    return Ok(Decision {
-                        allowed: false,
-                        remaining: stats.remaining,
-                        reset_at: stats.reset_at,
-                    });
-                }
-                let command = commands::sliding_window_acquire(&key, amount, expiry, hit.cost);
-                let document = self.upsert_by_id(&self.inner.windows, command).await?;
-                let allowed = document
-                    .as_ref()
-                    .and_then(|document| document.get_bool("_acquired").ok())
-                    .unwrap_or(false);
-                let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now.millis)
-                    .stats(amount, expiry_ms, now.stamp);
-                Ok(Decision {
-                    allowed,
-                    remaining: stats.remaining,
-                    reset_at: stats.reset_at,
-                })
-            }
+            Strategy::FixedWindow => self.acquire_fixed(&at).await,
+            Strategy::MovingWindow => self.acquire_moving(&at).await,
+            Strategy::SlidingWindowCounter => self.acquire_sliding(&at).await,
         }
+    }
+
+    /// A fixed-window hit: `limits`' increment pipeline on the counter document.
+    async fn acquire_fixed(&self, at: &HitAt<'_>) -> Result<Decision, StorageError> {
+        let HitAt {
+            key,
+            amount,
+            expiry,
+            cost,
+            now,
+        } = *at;
+        let command = commands::fixed_window_update(key, expiry, cost, now.millis);
+        let document = self
+            .upsert_by_id(&self.inner.counters, command)
+            .await?
+            .unwrap_or_default();
+        let count = count(&document, "count");
+        let reset = expire_at_millis(&document).map_or(now.stamp, timestamp_from_millis);
+        Ok(Decision {
+            allowed: count <= amount,
+            remaining: amount.saturating_sub(count),
+            reset_at: reset,
+        })
+    }
+
+    /// A moving-window hit: `limits`' filter and update, retried after a concurrent first insert.
+    async fn acquire_moving(&self, at: &HitAt<'_>) -> Result<Decision, StorageError> {
+        let HitAt {
+            key,
+            amount,
+            expiry,
+            cost,
+            now,
+        } = *at;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if cost <= amount {
+                let command =
+                    commands::moving_window_acquire(key, amount, expiry, cost, now.millis);
+                if let Ok(document) = self
+                    .find_one_and_update(&self.inner.windows, command)
+                    .await?
+                {
+                    let cutoff = commands::seconds(now.millis) - expiry as f64;
+                    let (oldest, count) =
+                        moving_window_from_entries(&document.unwrap_or_default(), cutoff);
+                    let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
+                    return Ok(stats.decision(true));
+                }
+            }
+            // Rejected by the duplicate key error: the window is full, unless a
+            // concurrent first hit inserted the document between our filter and our
+            // insert (then there is room and we try again, against the document).
+            let (oldest, count) = self.moving_window(key, expiry, now.millis).await?;
+            let room = cost <= amount && count <= amount - cost;
+            if room && attempts < UPSERT_ATTEMPTS {
+                continue;
+            }
+            let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
+            return Ok(stats.decision(false));
+        }
+    }
+
+    /// A sliding-window hit: the roll-over, weighing and counting pipeline on the window document.
+    async fn acquire_sliding(&self, at: &HitAt<'_>) -> Result<Decision, StorageError> {
+        let HitAt {
+            key,
+            amount,
+            expiry,
+            cost,
+            now,
+        } = *at;
+        let expiry_ms = commands::expiry_millis(expiry);
+        if cost > amount {
+            let stats = self
+                .sliding_state(key, expiry, now.millis)
+                .await?
+                .stats(amount, expiry_ms, now.stamp);
+            return Ok(stats.decision(false));
+        }
+        let command = commands::sliding_window_acquire(key, amount, expiry, cost);
+        let document = self.upsert_by_id(&self.inner.windows, command).await?;
+        let allowed = document
+            .as_ref()
+            .and_then(|document| document.get_bool("_acquired").ok())
+            .unwrap_or(false);
+        let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now.millis)
+            .stats(amount, expiry_ms, now.stamp);
+        Ok(stats.decision(allowed))
     }
 
     /// `get` and `get_expiry` of the fixed window in one read: the count while the window is

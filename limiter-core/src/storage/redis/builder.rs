@@ -1,12 +1,23 @@
 //! Configuring and opening a [`RedisStorage`].
 
+use super::batch;
 use super::connection::connect;
-use super::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
-use super::{batch, bounded, Inner, RedisStorage, DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT};
-use crate::storage::StorageError;
+use super::errors::bounded;
+use super::storage::{Inner, RedisStorage};
+use crate::storage::error::StorageError;
+use crate::storage::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
 use crate::uri::StorageUri;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The key prefix of `limits` (`LIMITS:LIMITER/…`), used unless configured otherwise.
+pub const DEFAULT_KEY_PREFIX: &str = "LIMITS";
+
+/// How long one storage operation (or connecting) may take before it fails with
+/// [`StorageError::Timeout`], unless configured otherwise: 1 second. A rate limiter must not hold
+/// requests for long when its storage is unwell, but a loaded server or a failover can take a few
+/// hundred milliseconds; lower it if your application would rather fail fast.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Configures a [`RedisStorage`]; see [`RedisStorage::builder`].
 #[derive(Debug, Clone)]

@@ -1,9 +1,11 @@
 //! Script calls: a request's hits as script arguments, sent in as few calls as the topology
 //! allows, through the coalescing task when there is one.
 
+use super::errors::unexpected;
 use super::scripts::{self, Call, Mode, Record, Records, Request, ScriptHit};
-use super::{slots, unexpected, RedisStorage};
-use crate::storage::Hit;
+use super::slots;
+use super::storage::RedisStorage;
+use crate::storage::hit::Hit;
 use crate::strategy::Strategy;
 use redis::{Cmd, RedisResult, Value};
 

@@ -3,7 +3,7 @@
 use super::scripts::{self, Record};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
-use crate::storage::Decision;
+use crate::strategy::Decision;
 use crate::strategy::{sliding_window, Strategy};
 use std::time::Duration;
 

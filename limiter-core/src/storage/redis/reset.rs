@@ -2,8 +2,9 @@
 //! on every master (never `KEYS`, which would block the server).
 
 use super::connection::Connection;
-use super::{backend_error, RedisStorage};
-use crate::storage::StorageError;
+use super::errors::backend_error;
+use super::storage::RedisStorage;
+use crate::storage::error::StorageError;
 
 /// How many keys one `SCAN` step asks for.
 const SCAN_COUNT: usize = 1000;
