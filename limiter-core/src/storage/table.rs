@@ -18,6 +18,7 @@ const SHARD_SHIFT: u32 = 40;
 /// The bits of a key that choose its shard.
 pub(super) const SHARD_BITS: u64 = (SHARDS as u64 - 1) << SHARD_SHIFT;
 
+#[inline]
 pub(super) fn shard_index(key: u64) -> usize {
     ((key & SHARD_BITS) >> SHARD_SHIFT) as usize
 }

@@ -53,6 +53,7 @@ impl Counter {
     }
 
     /// What is left at `now`, and when the window ends (`now` if it is not open).
+    #[inline]
     pub(crate) fn stats(&self, amount: u64, now: u64) -> WindowStats {
         let open = self.expires_at > now;
         WindowStats {

@@ -14,20 +14,24 @@
 //! sliding window's counts on the server and decides with the same arithmetic; Redis and
 //! MongoDB carry the same steps out server-side (Lua scripts, update pipelines), so that each
 //! decision stays one atomic step there and the stored values stay those of Python's `limits`,
-//! and decode their answers with the helpers here (e.g. [`sliding_window::stats_from_ttls`]).
+//! and decode their answers with the helpers here (e.g. `sliding_window::stats_from_ttls`).
 //!
 //! # Adding a strategy
 //!
-//! 1. A variant of [`Strategy`], its name in [`Strategy::name`] and [`Strategy::ALL`], and its
-//!    slot in [`Strategy::index`].
-//! 2. Its arithmetic in a file of its own here (`strategy/<name>.rs`): a state type with
+//! 1. Here, `strategy/mod.rs`: a variant of [`Strategy`], its name in [`Strategy::name`] and
+//!    [`Strategy::ALL`], its slot in `Strategy::index` (the over-limit cache keeps one entry
+//!    per strategy and sizes itself from `ALL`).
+//! 2. Its arithmetic in a file of its own, `strategy/<name>.rs`: a state type with
 //!    `expires_at`, and `acquire` / `admits` / `stats` taking `(cost, amount, now, expiry)`,
-//!    with unit tests on plain numbers.
-//! 3. The memory storage (`storage/memory.rs`): a table for the state, and the new arm in
-//!    `acquire_all`, `test`, `window_stats`, `clear`, `reset`, `sweep`.
-//! 4. Every other backend: either its server-side form (a Lua script in `storage/redis/`, a
-//!    pipeline in `storage/mongodb/commands.rs`, with the keys and values Python's `limits`
-//!    writes), or `false` from its `supports` (as memcached for the moving window).
+//!    unit-tested on plain numbers.
+//! 3. The memory storage, `storage/memory.rs`: a table for the state (with its `Expiring`
+//!    impl), and the new arm in `acquire_all`, `test` and `window_stats`; the table in `clear`,
+//!    `reset`, `sweep`, `len` and `capacity`.
+//! 4. Every other backend carries it out atomically or says it cannot: Redis a Lua script
+//!    (`storage/redis/*.lua`, chosen in `scripts.rs`) and its record in `decode.rs`; MongoDB an
+//!    update pipeline (`storage/mongodb/commands.rs`) and its `acquire_*` in `mod.rs`; keys and
+//!    stored values those of Python's `limits` when it has the strategy. A backend that cannot
+//!    answers `false` from `supports` (as memcached for the moving window).
 //! 5. Tests: `limiter-core/tests/strategies.rs` (semantics on the memory storage, with a
 //!    [`ManualClock`](crate::clock::ManualClock)) and the backends' live tests under `tests/`.
 

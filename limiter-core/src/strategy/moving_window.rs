@@ -21,6 +21,7 @@ impl Log {
     }
 
     /// How many hits are at or after `cutoff`.
+    #[inline]
     pub(crate) fn count_since(&self, cutoff: u64) -> u64 {
         // Newest first, so the hits inside the window are a prefix.
         self.timestamps
@@ -29,6 +30,7 @@ impl Log {
 
     /// Admits `cost` at `now` if the window of `expiry` before it holds at most
     /// `amount - cost` hits, and logs it; a rejected hit writes nothing.
+    #[inline]
     pub(crate) fn acquire(&mut self, cost: u64, amount: u64, now: u64, expiry: u64) -> Decision {
         let cutoff = now.saturating_sub(expiry);
         // Hits that left the window no longer matter: drop them (the oldest are at the back).
@@ -53,12 +55,14 @@ impl Log {
     }
 
     /// Whether `cost` more would fit at `now`, logging nothing.
+    #[inline]
     pub(crate) fn admits(&self, cost: u64, amount: u64, now: u64, expiry: u64) -> bool {
         let count = self.count_since(now.saturating_sub(expiry));
         cost <= amount && count <= amount - cost
     }
 
     /// What is left at `now`, and when the oldest hit in the window leaves it (`now` if none).
+    #[inline]
     pub(crate) fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
         let cutoff = now.saturating_sub(expiry);
         let count = self.count_since(cutoff);

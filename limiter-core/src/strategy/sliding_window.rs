@@ -109,6 +109,7 @@ impl Buckets {
 
     /// `limits`' reset time: when the weighted count next drops by one, or the current bucket
     /// ends, whichever comes first.
+    #[inline]
     pub(crate) fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
         let remaining = amount.saturating_sub(self.weighted_floor(now, expiry));
         let expiry_f = expiry as f64;

@@ -14,14 +14,14 @@
 //!   little-endian doubles (`struct.pack`), which is cheaper for the server than formatting
 //!   numbers as text, and exact for every count a Lua script can hold (2⁵³).
 //! * **Reset times only when asked**: [`Storage::acquire_with`](super::Storage::acquire_with)
-//!   with [`AdmittedReset::UpperBound`] skips the fixed window's `PTTL` for admitted hits (the
+//!   with [`AdmittedReset::UpperBound`](crate::AdmittedReset::UpperBound) skips the fixed window's `PTTL` for admitted hits (the
 //!   middleware asks for it only when it sends headers or serves `CurrentLimits`).
 //! * **Shared with Python**: keys are `{prefix}:{limits key}` (sliding window:
 //!   `{prefix}:{{limits key}}` and `{prefix}:{{limits key}}/-1`) and each hit writes what `limits`'
 //!   own scripts write, so a Flask-Limiter service and ours on one Redis enforce one limit.
 //! * **Bounded**: every operation (connection included) is bounded by a timeout
 //!   ([`DEFAULT_TIMEOUT`] unless [configured](RedisStorageBuilder::timeout)); a server that is
-//!   down or slow gives [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a
+//!   down or slow gives [`StorageError::Timeout`](crate::StorageError::Timeout) or [`StorageError::Backend`](crate::StorageError::Backend), never a panic or a
 //!   hang, and the storage reconnects by itself once the server is back.
 //! * **Cluster**: see [the cluster module](self#cluster) below; **Sentinel**: the master is found
 //!   through the sentinels and followed across failovers.
@@ -54,7 +54,7 @@
 //! * **Mutual TLS**: [`RedisStorageBuilder::tls_client_certificate`] (Python's `ssl_certfile` and
 //!   `ssl_keyfile`).
 //! * **`#insecure`** (`rediss://host:6380/0#insecure`, which disables certificate verification in
-//!   the `redis` crate) is rejected at connect with a typed [`StorageError::Backend`]: this build
+//!   the `redis` crate) is rejected at connect with a typed [`StorageError::Backend`](crate::StorageError::Backend): this build
 //!   does not enable the `redis` crate's `tls-rustls-insecure` feature, so an unverified
 //!   connection cannot happen by accident. Use a private CA instead, even for tests.
 //! * **Crypto provider**: when a TLS connection is made and the process has no default rustls

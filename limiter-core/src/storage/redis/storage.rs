@@ -91,7 +91,7 @@ impl RedisStorage {
     }
 
     /// How many keys the over-limit cache holds now (expired ones included until swept), or
-    /// `None` when it is off (see [`RedisStorageBuilder::over_limit_cache`]).
+    /// `None` when it is off (see [`RedisStorageBuilder::over_limit_cache`](super::RedisStorageBuilder::over_limit_cache)).
     pub fn over_limit_cached(&self) -> Option<usize> {
         self.inner.over_limit.as_ref().map(OverLimitCache::len)
     }
