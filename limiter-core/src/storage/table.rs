@@ -72,11 +72,13 @@ impl<V: Expiring> Table<V> {
     }
 
     /// The shard of a key.
+    #[inline]
     fn shard(&self, key: u64) -> &Mutex<Map<V>> {
         &self.shards[shard_index(key)].0
     }
 
     /// A cursor over entries that keeps its shard locked from one entry to the next.
+    #[inline]
     pub(super) fn cursor(&self) -> Cursor<'_, V> {
         Cursor {
             table: self,
@@ -114,6 +116,7 @@ impl<V: Expiring> Table<V> {
         true
     }
 
+    #[inline]
     pub(super) fn read<R>(&self, key: u64, look: impl FnOnce(&V) -> R) -> Option<R> {
         self.shard(key).lock().get(&key).map(look)
     }
@@ -172,6 +175,7 @@ pub(super) struct Cursor<'t, V> {
 
 impl<V: Default> Cursor<'_, V> {
     /// The entry of `key`, created empty if absent.
+    #[inline]
     pub(super) fn entry(&mut self, key: u64) -> &mut V {
         let shard = shard_index(key);
         if self
