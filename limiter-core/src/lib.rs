@@ -3,12 +3,13 @@
 //! Flask-Limiter) and no web framework inside.
 //!
 //! * [`notation`]: `"2 per minute"`, `"10/hour; 100/day"` → [`RateLimit`].
-//! * [`Strategy`]: fixed window, moving window, sliding window counter.
+//! * [`strategy`]: fixed window, moving window, sliding window counter ([`Strategy`]), and how
+//!   to add one.
 //! * [`storage`]: where counters live ([`MemoryStorage`], and network backends behind Cargo
 //!   features, all off by default: `RedisStorage` for Redis, Redis Cluster and Redis Sentinel
 //!   with `redis` (and `tls` for `rediss://`), memcached with `memcached`, `MongoDbStorage` for
 //!   MongoDB with `mongodb`; e.g. `limiter-core = { features = ["redis", "tls"] }`),
-//!   each deciding a hit atomically in one step.
+//!   each deciding a hit atomically in one step; its docs say how to add a backend.
 //! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
 //!
 //! ```
@@ -33,7 +34,7 @@ mod limiter;
 pub mod manifest;
 pub mod notation;
 pub mod storage;
-mod strategy;
+pub mod strategy;
 pub mod uri;
 
 pub use clock::Timestamp;

@@ -1,6 +1,9 @@
 //! The in-process backend: sharded hash maps, a lock per shard, expired state swept away.
 //!
-//! * **No global lock**: keys are spread over [`SHARDS`] independently locked maps, so
+//! The window arithmetic is the strategies' own (`crate::strategy`); this module keeps their
+//! states, one table per strategy, and decides under the tables' locks.
+//!
+//! * **No global lock**: keys are spread over 64 independently locked maps, so
 //!   concurrent requests contend only when their keys share a shard, and then only for the few
 //!   nanoseconds a decision takes. A key's shard is chosen by its identifiers alone, so the
 //!   limits of one request (one client, one scope) share a shard and are decided under one lock.
@@ -13,31 +16,21 @@
 //!   distinct keys; the request path never scans. Two distinct keys of one storage collide with a
 //!   probability of about n²/2⁶⁵ (3·10⁻⁸ for a million live keys); a collision merges two counters.
 
-use super::{Decision, Decisions, Hit, WindowStats};
+use super::backend::Backend;
+use super::error::StorageError;
+use super::hit::{AdmittedReset, Decisions, Hit};
+use super::table::{Expiring, Table, SHARD_BITS};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::notation::RateLimit;
+use crate::strategy::fixed_window::Counter;
+use crate::strategy::moving_window::Log;
+use crate::strategy::sliding_window::Buckets;
 use crate::strategy::Strategy;
-use hashbrown::HashMap;
-use parking_lot::{Mutex, MutexGuard};
-use std::collections::VecDeque;
+use crate::strategy::{Decision, WindowStats};
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-
-/// How many independently locked maps each table is split into.
-pub const SHARDS: usize = 64;
-
-/// Where in a key the bits that choose its shard sit: bits the map itself does not use (it takes
-/// the low bits for the bucket index and the top seven as the control tag).
-const SHARD_SHIFT: u32 = 40;
-
-/// The bits of a key that choose its shard.
-const SHARD_BITS: u64 = (SHARDS as u64 - 1) << SHARD_SHIFT;
-
-fn shard_index(key: u64) -> usize {
-    ((key & SHARD_BITS) >> SHARD_SHIFT) as usize
-}
 
 /// How often the background sweeper looks for expired entries, unless configured otherwise.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -181,23 +174,19 @@ impl MemoryStorage {
         let amount = hit.limit.amount();
         let expiry = expiry_nanos(hit.limit);
         match strategy {
-            Strategy::FixedWindow => {
-                let count = inner.counters.read(key, |counter| counter.current(now));
-                count.unwrap_or(0).saturating_add(hit.cost) <= amount
-            }
-            Strategy::MovingWindow => {
-                let count = inner
-                    .windows
-                    .read(key, |window| window.count_since(now.saturating_sub(expiry)));
-                hit.cost <= amount && count.unwrap_or(0) <= amount - hit.cost
-            }
-            Strategy::SlidingWindowCounter => {
-                let buckets = inner
-                    .sliding
-                    .read(key, |buckets| buckets.rolled(now, expiry));
-                let weighted = buckets.unwrap_or_default().weighted_floor(now, expiry);
-                hit.cost <= amount && weighted.saturating_add(hit.cost) <= amount
-            }
+            Strategy::FixedWindow => inner
+                .counters
+                .read(key, |counter| counter.admits(hit.cost, amount, now))
+                .unwrap_or_else(|| Counter::default().admits(hit.cost, amount, now)),
+            Strategy::MovingWindow => inner
+                .windows
+                .read(key, |log| log.admits(hit.cost, amount, now, expiry))
+                .unwrap_or_else(|| Log::default().admits(hit.cost, amount, now, expiry)),
+            Strategy::SlidingWindowCounter => inner
+                .sliding
+                .read(key, |buckets| buckets.rolled(now, expiry))
+                .unwrap_or_default()
+                .admits(hit.cost, amount, now, expiry),
         }
     }
 
@@ -222,8 +211,8 @@ impl MemoryStorage {
                 }),
             Strategy::MovingWindow => inner
                 .windows
-                .read(key, |window| window.stats(amount, now, expiry))
-                .unwrap_or_else(|| Window::default().stats(amount, now, expiry)),
+                .read(key, |log| log.stats(amount, now, expiry))
+                .unwrap_or_else(|| Log::default().stats(amount, now, expiry)),
             Strategy::SlidingWindowCounter => inner
                 .sliding
                 .read(key, |buckets| buckets.rolled(now, expiry))
@@ -250,8 +239,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     hasher: foldhash::quality::RandomState,
     counters: Table<Counter>,
-    sliding: Table<SlidingBuckets>,
-    windows: Table<Window>,
+    sliding: Table<Buckets>,
+    windows: Table<Log>,
 }
 
 impl Inner {
@@ -298,8 +287,8 @@ impl Inner {
                 },
             ),
             Strategy::MovingWindow => {
-                self.decide_each(&self.windows, hits, stop_at_first_breach, |window, hit| {
-                    window.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+                self.decide_each(&self.windows, hits, stop_at_first_breach, |log, hit| {
+                    log.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
                 })
             }
             Strategy::SlidingWindowCounter => {
@@ -359,376 +348,88 @@ fn expiry_nanos(limit: &RateLimit) -> u64 {
     limit.expiry_seconds().saturating_mul(1_000_000_000)
 }
 
-/// A state that expires (also the entries of the over-limit cache, which shares [`Table`]).
-pub(super) trait Expiring: Default {
-    /// When this state stops mattering, in nanoseconds since the epoch.
-    fn expires_at(&self) -> u64;
-}
-
-/// The keys are already hashes: the map uses them as they are.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are ever hashed; fold anything else rather than panic.
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-type Map<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
-
-/// One map per shard; each shard on its own cache lines so that locks do not false-share.
-#[repr(align(128))]
-struct Shard<V>(Mutex<Map<V>>);
-
-/// A hash-keyed map split into [`SHARDS`] locked shards, whose expired entries [`Table::sweep`]
-/// removes. Memory storage keeps its counters in it; the over-limit cache of network backends
-/// (`super::over_limit`) its entries.
-pub(super) struct Table<V> {
-    shards: Box<[Shard<V>]>,
-}
-
-impl<V: Expiring> Table<V> {
-    pub(super) fn new() -> Self {
-        Table {
-            shards: (0..SHARDS)
-                .map(|_| Shard(Mutex::new(Map::default())))
-                .collect(),
-        }
-    }
-
-    /// The shard of a key.
-    fn shard(&self, key: u64) -> &Mutex<Map<V>> {
-        &self.shards[shard_index(key)].0
-    }
-
-    /// A cursor over entries that keeps its shard locked from one entry to the next.
-    fn cursor(&self) -> Cursor<'_, V> {
-        Cursor {
-            table: self,
-            held: None,
-        }
-    }
-
-    /// Changes the entry of `key` (created empty if absent) when `admit` allows it, both under
-    /// the shard's lock; a new entry is added only while its shard holds fewer than
-    /// `cap_per_shard` entries, after sweeping the shard's expired ones (as of `now`) when it is
-    /// full. Returns whether the entry was changed.
-    pub(super) fn update_capped(
-        &self,
-        key: u64,
-        cap_per_shard: usize,
-        now: u64,
-        admit: impl FnOnce() -> bool,
-        change: impl FnOnce(&mut V),
-    ) -> bool {
-        let mut map = self.shard(key).lock();
-        if !admit() {
-            return false;
-        }
-        if let Some(entry) = map.get_mut(&key) {
-            change(entry);
-            return true;
-        }
-        if map.len() >= cap_per_shard {
-            map.retain(|_, state| state.expires_at() > now);
-            if map.len() >= cap_per_shard {
-                return false;
-            }
-        }
-        change(map.entry(key).or_default());
-        true
-    }
-
-    pub(super) fn read<R>(&self, key: u64, look: impl FnOnce(&V) -> R) -> Option<R> {
-        self.shard(key).lock().get(&key).map(look)
-    }
-
-    pub(super) fn remove(&self, key: u64) {
-        self.shard(key).lock().remove(&key);
-    }
-
-    pub(super) fn clear(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| {
-                let mut map = shard.0.lock();
-                let removed = map.len();
-                *map = Map::default();
-                removed
-            })
-            .sum()
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.0.lock().len()).sum()
-    }
-
-    fn capacity(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| shard.0.lock().capacity())
-            .sum()
-    }
-
-    pub(super) fn sweep(&self, now: u64) -> usize {
-        let mut removed = 0;
-        for shard in self.shards.iter() {
-            let mut map = shard.0.lock();
-            let before = map.len();
-            map.retain(|_, state| state.expires_at() > now);
-            removed += before - map.len();
-            // Give memory back after a flood of keys has expired.
-            let len = map.len();
-            if map.capacity() > 64 && len * 4 < map.capacity() {
-                map.shrink_to(len * 2);
-            }
-        }
-        removed
-    }
-}
-
-/// Visits entries of a [`Table`] one after another, keeping a shard's lock while consecutive
-/// entries share it (the limits of one request do, see `Inner::key_hash`): one lock per request
-/// instead of one per limit. It never holds two locks, so cursors cannot deadlock each other.
-struct Cursor<'t, V> {
-    table: &'t Table<V>,
-    held: Option<(usize, MutexGuard<'t, Map<V>>)>,
-}
-
-impl<V: Default> Cursor<'_, V> {
-    /// The entry of `key`, created empty if absent.
-    fn entry(&mut self, key: u64) -> &mut V {
-        let shard = shard_index(key);
-        if self
-            .held
-            .as_ref()
-            .is_some_and(|(held_shard, _)| *held_shard != shard)
-        {
-            // Release the held lock before taking the next one.
-            self.held = None;
-        }
-        let (_, map) = self
-            .held
-            .get_or_insert_with(|| (shard, self.table.shards[shard].0.lock()));
-        map.entry(key).or_default()
-    }
-}
-
-/// Fixed window: a counter anchored at its first hit.
-#[derive(Default, Clone, Copy)]
-struct Counter {
-    count: u64,
-    expires_at: u64,
-}
-
 impl Expiring for Counter {
     fn expires_at(&self) -> u64 {
-        self.expires_at
+        Counter::expires_at(self)
     }
 }
 
-impl Counter {
-    /// The count if the window is still open, as `limits`' memory `get`.
-    fn current(&self, now: u64) -> u64 {
-        if self.expires_at > now {
-            self.count
-        } else {
-            0
-        }
-    }
-
-    /// Counts the hit even when it is rejected, as `limits` does: the counter only resets when
-    /// the window expires.
-    fn hit(&mut self, cost: u64, amount: u64, now: u64, expiry: u64) -> Decision {
-        if self.expires_at <= now {
-            self.count = 0;
-            self.expires_at = now.saturating_add(expiry);
-        }
-        self.count = self.count.saturating_add(cost);
-        Decision {
-            allowed: self.count <= amount,
-            remaining: amount.saturating_sub(self.count),
-            reset_at: Timestamp::from_nanos(self.expires_at),
-        }
-    }
-
-    fn stats(&self, amount: u64, now: u64) -> WindowStats {
-        let open = self.expires_at > now;
-        WindowStats {
-            remaining: amount.saturating_sub(self.current(now)),
-            reset_at: Timestamp::from_nanos(if open { self.expires_at } else { now }),
-        }
-    }
-}
-
-/// Moving window: the timestamps of admitted hits, newest first, at most `amount` of them.
-#[derive(Default)]
-struct Window {
-    timestamps: VecDeque<u64>,
-    expires_at: u64,
-}
-
-impl Expiring for Window {
+impl Expiring for Log {
     fn expires_at(&self) -> u64 {
-        self.expires_at
+        Log::expires_at(self)
     }
 }
 
-impl Window {
-    /// How many hits are at or after `cutoff`.
-    fn count_since(&self, cutoff: u64) -> u64 {
-        // Newest first, so the hits inside the window are a prefix.
-        self.timestamps
-            .partition_point(|&timestamp| timestamp >= cutoff) as u64
-    }
-
-    fn acquire(&mut self, cost: u64, amount: u64, now: u64, expiry: u64) -> Decision {
-        let cutoff = now.saturating_sub(expiry);
-        // Hits that left the window no longer matter: drop them (the oldest are at the back).
-        while self
-            .timestamps
-            .back()
-            .is_some_and(|&oldest| oldest < cutoff)
-        {
-            self.timestamps.pop_back();
-        }
-        // Admit only if the hit `amount - cost` places back is outside the window, as `limits`'
-        // `acquire_entry`; a cost above the amount never fits and writes nothing.
-        let allowed = cost <= amount && self.timestamps.len() as u64 <= amount - cost;
-        if allowed {
-            for _ in 0..cost {
-                self.timestamps.push_front(now);
-            }
-            self.timestamps.truncate(amount as usize);
-            self.expires_at = now.saturating_add(expiry);
-        }
-        let stats = self.stats(amount, now, expiry);
-        Decision {
-            allowed,
-            remaining: stats.remaining,
-            reset_at: stats.reset_at,
-        }
-    }
-
-    fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
-        let cutoff = now.saturating_sub(expiry);
-        let count = self.count_since(cutoff);
-        // The window frees capacity when its oldest hit leaves it.
-        let reset_at = match count {
-            0 => now,
-            _ => self.timestamps[count as usize - 1].saturating_add(expiry),
-        };
-        WindowStats {
-            remaining: amount.saturating_sub(count),
-            reset_at: Timestamp::from_nanos(reset_at),
-        }
-    }
-}
-
-/// Sliding window counter on clock-aligned buckets (as `limits`' memory and memcached storages):
-/// bucket `n` covers `[n × expiry, (n + 1) × expiry)`.
-///
-/// Shared with the memcached backend, which uses the same clock-aligned buckets.
-#[derive(Default, Clone, Copy)]
-pub(super) struct SlidingBuckets {
-    pub(super) bucket: u64,
-    pub(super) current: u64,
-    pub(super) previous: u64,
-    pub(super) expires_at: u64,
-}
-
-impl Expiring for SlidingBuckets {
+impl Expiring for Buckets {
     fn expires_at(&self) -> u64 {
-        self.expires_at
+        Buckets::expires_at(self)
     }
 }
 
-impl SlidingBuckets {
-    /// These counts as seen from the bucket that `now` falls in.
-    fn rolled(&self, now: u64, expiry: u64) -> SlidingBuckets {
-        let bucket = now / expiry.max(1);
-        let (current, previous) = if self.bucket == bucket {
-            (self.current, self.previous)
-        } else if self.bucket.checked_add(1) == Some(bucket) {
-            (0, self.current)
-        } else {
-            (0, 0)
-        };
-        SlidingBuckets {
-            bucket,
-            current,
-            previous,
-            expires_at: self.expires_at,
-        }
+/// The contract, over the synchronous methods above: every future is ready at once.
+impl Backend for MemoryStorage {
+    fn name(&self) -> &'static str {
+        "memory"
     }
 
-    /// Time left in the current bucket: the share of the previous bucket still inside the
-    /// sliding window, in nanoseconds out of `expiry`.
-    pub(super) fn previous_ttl(now: u64, expiry: u64) -> u64 {
-        expiry - now % expiry.max(1)
+    async fn acquire(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+        _admitted_reset: AdmittedReset,
+    ) -> Result<Decisions, StorageError> {
+        Ok(MemoryStorage::acquire(
+            self,
+            strategy,
+            hits,
+            stop_at_first_breach,
+        ))
     }
 
-    /// `floor(previous × previous_ttl / expiry + current)`, in exact integer arithmetic.
-    pub(super) fn weighted_floor(&self, now: u64, expiry: u64) -> u64 {
-        let previous_share = u128::from(self.previous)
-            * u128::from(Self::previous_ttl(now, expiry))
-            / u128::from(expiry.max(1));
-        (previous_share as u64).saturating_add(self.current)
+    async fn acquire_one(
+        &self,
+        strategy: Strategy,
+        hit: &Hit<'_>,
+    ) -> Result<Decision, StorageError> {
+        Ok(MemoryStorage::acquire_one(self, strategy, hit))
     }
 
-    fn acquire(&mut self, cost: u64, amount: u64, now: u64, expiry: u64) -> Decision {
-        *self = self.rolled(now, expiry);
-        let allowed =
-            cost <= amount && self.weighted_floor(now, expiry).saturating_add(cost) <= amount;
-        if allowed {
-            self.current += cost;
-            // The current bucket matters until the end of the next one.
-            self.expires_at = (self.bucket + 2).saturating_mul(expiry);
-        }
-        let stats = self.stats(amount, now, expiry);
-        Decision {
-            allowed,
-            remaining: stats.remaining,
-            reset_at: stats.reset_at,
-        }
+    async fn test(&self, strategy: Strategy, hit: Hit<'_>) -> Result<bool, StorageError> {
+        Ok(MemoryStorage::test(self, strategy, hit))
     }
 
-    /// `limits`' reset time: when the weighted count next drops by one, or the current bucket
-    /// ends, whichever comes first.
-    pub(super) fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
-        let remaining = amount.saturating_sub(self.weighted_floor(now, expiry));
-        let expiry_f = expiry as f64;
-        let previous_ttl = Self::previous_ttl(now, expiry) as f64;
-        let current_ttl = previous_ttl + expiry_f;
-        let mut wait: Option<f64> = None;
-        if self.previous > 0 {
-            wait = Some(previous_ttl % (expiry_f / self.previous as f64));
-        }
-        if self.current > 0 {
-            let until_bucket_end = current_ttl % expiry_f;
-            wait = Some(wait.map_or(until_bucket_end, |w| w.min(until_bucket_end)));
-        }
-        WindowStats {
-            remaining,
-            reset_at: Timestamp::from_nanos(now.saturating_add(wait.unwrap_or(0.0) as u64)),
-        }
+    async fn window_stats(
+        &self,
+        strategy: Strategy,
+        limit: &RateLimit,
+        identifiers: &[&str],
+    ) -> Result<WindowStats, StorageError> {
+        Ok(MemoryStorage::window_stats(
+            self,
+            strategy,
+            limit,
+            identifiers,
+        ))
+    }
+
+    async fn clear(&self, limit: &RateLimit, identifiers: &[&str]) -> Result<(), StorageError> {
+        MemoryStorage::clear(self, limit, identifiers);
+        Ok(())
+    }
+
+    async fn reset(&self) -> Result<Option<u64>, StorageError> {
+        Ok(Some(MemoryStorage::reset(self)))
+    }
+
+    async fn check(&self) -> bool {
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::table::{shard_index, SHARDS};
     use super::*;
 
     fn limits() -> [RateLimit; 3] {

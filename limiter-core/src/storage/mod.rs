@@ -1,5 +1,17 @@
 //! Where counters live, and the one-step decisions each backend makes on them.
 //!
+//! # Layout
+//!
+//! * `mod.rs` (here): [`Storage`], the enum over the built-in backends, and `dispatch!`, the
+//!   one place that maps each of its operations to the variant's backend.
+//! * `backend.rs`: the `Backend` trait, the contract every backend implements.
+//! * `memory.rs`: [`MemoryStorage`], on `table.rs` (sharded, swept maps). The window arithmetic
+//!   itself is the strategies' (`crate::strategy`).
+//! * `redis/`, `memcached/`, `mongodb/`: the network backends, each behind its Cargo feature.
+//! * `hit.rs`: [`Hit`], what a request asks of a storage, and [`Decisions`].
+//! * `over_limit.rs`: the in-process cache of keys known to be over their limit, in front of a
+//!   network backend; `error.rs`: [`StorageError`].
+//!
 //! # Why an enum and not a trait object
 //!
 //! [`Storage`] is an enum over the built-in backends rather than a `dyn Storage` trait object:
@@ -14,8 +26,29 @@
 //!   trips and races; a trait wide enough to avoid them is the enum's method set anyway;
 //! * the set of backends is the set of storage URIs we parse, which is closed and versioned with
 //!   the crate (the enum is `#[non_exhaustive]` so adding one is not a breaking change).
+//!
+//! The contract is still written down, as the crate-private `Backend` trait (`backend.rs`):
+//! each variant's type implements it, and [`Storage`] reaches it through `dispatch!`, statically.
+//!
+//! # Adding a backend
+//!
+//! 1. A Cargo feature in `limiter-core/Cargo.toml` for its client library (optional
+//!    dependencies), so that builds without it pay nothing.
+//! 2. A folder `storage/<name>/` (or a file `storage/<name>.rs`), `#[cfg(feature = …)]`, with
+//!    its public storage type and builder, and `impl Backend for` it: atomic decisions, keys and
+//!    stored values those of Python's `limits` where `limits` has the backend, every call bounded
+//!    by a timeout, typed errors ([`StorageError::Backend`], [`StorageError::Timeout`]).
+//! 3. Its URI scheme: a [`StorageUri`](crate::uri::StorageUri) variant, its parsing in
+//!    `uri/schemes.rs`, and its names in [`SCHEMES`](crate::uri::SCHEMES).
+//! 4. Here, in `mod.rs`: the `mod` and `pub use` lines, a [`Storage`] variant and its `From`
+//!    impl, one arm in `dispatch!`, one arm in [`Storage::connect`]; and in `error.rs` its
+//!    scheme in `available_backends`.
+//! 5. Tests against a real server under `tests/tests/`, started by `scripts/test-servers.sh`.
 
+mod backend;
 mod immediate;
+mod error;
+mod hit;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod memory;
@@ -25,176 +58,25 @@ pub mod mongodb;
 mod over_limit;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod table;
 
+pub use self::error::StorageError;
+pub use self::hit::{AdmittedReset, Decisions, Hit};
 #[cfg(feature = "memcached")]
 pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
+pub use crate::strategy::{Decision, WindowStats};
 pub use memory::{MemoryStorage, MemoryStorageBuilder, DEFAULT_SWEEP_INTERVAL};
-#[cfg(feature = "redis")]
-use over_limit::OverLimitCache;
 pub use over_limit::DEFAULT_OVER_LIMIT_CAPACITY;
 
-use crate::clock::Timestamp;
+use self::backend::Backend;
+use self::error::not_built;
+use self::over_limit::OverLimitCache;
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
-use smallvec::SmallVec;
-use std::time::Duration;
-
-/// One hit to count: `cost` against `limit` for the client and scope named by `identifiers`.
-///
-/// The storage key is `limit.key_for(identifiers)`, e.g. `LIMITER/127.0.0.1/fast/2/1/minute`.
-#[derive(Debug, Clone, Copy)]
-pub struct Hit<'a> {
-    /// The limit to count against.
-    pub limit: &'a RateLimit,
-    /// The parts of the key between the namespace and the limit, usually `[client, scope]`.
-    pub identifiers: &'a [&'a str],
-    /// How much this request deducts (1 for most requests).
-    pub cost: u64,
-}
-
-/// The result of one [`Hit`]: whether it was admitted, and the window afterwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    /// `true` if the hit was within the limit.
-    pub allowed: bool,
-    /// What is left of the limit after this hit (0 when rejected).
-    pub remaining: u64,
-    /// When the window resets (fixed window) or next frees capacity (moving, sliding).
-    pub reset_at: Timestamp,
-}
-
-/// How exact the reset time of an admitted hit must be, for
-/// [`Storage::acquire_with`].
-///
-/// A rejected hit's reset time is always exact (it is what a 429 reports, and what the
-/// over-limit cache keeps), and `remaining` is exact either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum AdmittedReset {
-    /// The exact reset time: what response headers report. The default.
-    #[default]
-    Exact,
-    /// A reset time no earlier than the exact one: at most one window from now. For callers
-    /// that only need the admission, as Flask-Limiter without headers. It saves one read per hit
-    /// where the backend must ask for the time (Redis, fixed window: `PTTL`); the others report
-    /// the exact time anyway.
-    UpperBound,
-}
-
-/// The state of one limit's window for one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowStats {
-    /// What is left of the limit.
-    pub remaining: u64,
-    /// When the window resets (fixed window) or next frees capacity (moving, sliding).
-    pub reset_at: Timestamp,
-}
-
-/// The decisions of a batch, in the order of its hits. Inline for up to four limits, so checking a
-/// request does not allocate.
-pub type Decisions = SmallVec<[Decision; 4]>;
-
-/// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StorageError {
-    /// The storage URI could not be parsed.
-    #[error(transparent)]
-    Uri(#[from] crate::uri::UriError),
-    /// The strategy cannot be carried out atomically on this backend.
-    #[error("the {strategy} strategy is not supported by the {backend} storage")]
-    UnsupportedStrategy {
-        /// The strategy that was asked for.
-        strategy: Strategy,
-        /// The backend's scheme name.
-        backend: &'static str,
-    },
-    /// The URI names a backend that this build of `limiter-core` does not contain.
-    #[error(
-        "the {scheme} storage backend is not built in this version of limiter-core \
-         (available: {available}){hint}",
-        hint = feature_hint(scheme)
-    )]
-    NotBuilt {
-        /// The scheme of the URI.
-        scheme: &'static str,
-        /// The schemes this build supports.
-        available: &'static str,
-    },
-    /// The backend could not be reached or answered with an error.
-    #[error("{backend} storage error: {source}")]
-    Backend {
-        /// The backend's scheme name.
-        backend: &'static str,
-        /// What the client library reported.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The backend did not answer in time.
-    #[error("{backend} storage did not answer within {timeout:?}")]
-    Timeout {
-        /// The backend's scheme name.
-        backend: &'static str,
-        /// The configured timeout.
-        timeout: Duration,
-    },
-}
-
-/// The schemes this build of the crate can open (backends are Cargo features).
-fn available_backends() -> &'static str {
-    static AVAILABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    AVAILABLE.get_or_init(|| {
-        let built = |scheme: &str| match scheme {
-            "memory" => true,
-            "memcached" => cfg!(feature = "memcached"),
-            "rediss" | "valkeys" => cfg!(all(feature = "redis", feature = "tls")),
-            mongodb if mongodb.starts_with("mongodb") => cfg!(feature = "mongodb"),
-            // redis…, valkey…
-            _ => cfg!(feature = "redis"),
-        };
-        let schemes: Vec<&str> = crate::uri::SCHEMES
-            .into_iter()
-            .filter(|scheme| built(scheme))
-            .collect();
-        schemes.join(", ")
-    })
-}
-
-/// A backend this build lacks, named by `scheme`.
-fn not_built(scheme: &'static str) -> StorageError {
-    StorageError::NotBuilt {
-        scheme,
-        available: available_backends(),
-    }
-}
-
-/// How to build in the backend of `scheme` (appended to [`StorageError::NotBuilt`]'s message):
-/// the Cargo features it needs, which limiter-axum forwards under the same names.
-fn feature_hint(scheme: &str) -> &'static str {
-    match scheme {
-        "memory" => "",
-        "memcached" => {
-            "; enable its Cargo feature: limiter-core = { features = [\"memcached\"] } \
-             (or the same feature of limiter-axum)"
-        }
-        "rediss" | "valkeys" => {
-            "; enable its Cargo features: limiter-core = { features = [\"redis\", \"tls\"] } \
-             (or the same features of limiter-axum)"
-        }
-        mongodb if mongodb.starts_with("mongodb") => {
-            "; enable its Cargo feature: limiter-core = { features = [\"mongodb\"] } \
-             (or the same feature of limiter-axum)"
-        }
-        _ => {
-            "; enable its Cargo feature: limiter-core = { features = [\"redis\"] } \
-             (or the same feature of limiter-axum)"
-        }
-    }
-}
 
 /// A rate-limit storage: one of the built-in backends.
 ///
@@ -215,6 +97,25 @@ pub enum Storage {
     MongoDb(MongoDbStorage),
 }
 
+/// The one place that maps a [`Storage`] to its backend: evaluates `$body` with `$backend`
+/// bound to the variant's value, which implements [`Backend`]. A new backend adds its arm here.
+///
+/// Bodies call the contract as `Backend::method(backend, …)`: a backend's inherent method of
+/// the same name (the memory storage's synchronous ones) would otherwise be picked.
+macro_rules! dispatch {
+    ($storage:expr, $backend:ident => $body:expr) => {
+        match $storage {
+            Storage::Memory($backend) => $body,
+            #[cfg(feature = "redis")]
+            Storage::Redis($backend) => $body,
+            #[cfg(feature = "memcached")]
+            Storage::Memcached($backend) => $body,
+            #[cfg(feature = "mongodb")]
+            Storage::MongoDb($backend) => $body,
+        }
+    };
+}
+
 impl Storage {
     /// Opens the storage a URI names (`memory://`, `redis://host:port`, …), as
     /// Flask-Limiter's `storage_uri`. Network backends connect here, so a bad URI or an
@@ -233,21 +134,21 @@ impl Storage {
     /// # }).unwrap();
     /// ```
     pub async fn connect(uri: &str) -> Result<Storage, StorageError> {
-        let parsed = crate::uri::StorageUri::parse(uri)?;
-        match parsed {
-            crate::uri::StorageUri::Memory => Ok(Storage::Memory(MemoryStorage::new())),
+        use crate::uri::StorageUri;
+        match StorageUri::parse(uri)? {
+            StorageUri::Memory => Ok(Storage::Memory(MemoryStorage::new())),
             #[cfg(feature = "redis")]
-            crate::uri::StorageUri::Redis { .. }
-            | crate::uri::StorageUri::RedisCluster { .. }
-            | crate::uri::StorageUri::RedisSentinel { .. } => {
+            StorageUri::Redis { .. }
+            | StorageUri::RedisCluster { .. }
+            | StorageUri::RedisSentinel { .. } => {
                 Ok(Storage::Redis(RedisStorage::connect(uri).await?))
             }
             #[cfg(feature = "memcached")]
-            crate::uri::StorageUri::Memcached { servers } => Ok(Storage::Memcached(
+            StorageUri::Memcached { servers } => Ok(Storage::Memcached(
                 MemcachedStorage::builder_for(servers).build().await?,
             )),
             #[cfg(feature = "mongodb")]
-            crate::uri::StorageUri::MongoDb { url } => {
+            StorageUri::MongoDb { url } => {
                 Ok(Storage::MongoDb(MongoDbStorage::connect(url).await?))
             }
             // Reached for the backends whose Cargo feature is off.
@@ -258,31 +159,12 @@ impl Storage {
 
     /// The scheme name of the backend (`memory`, `redis`, …).
     pub fn backend_name(&self) -> &'static str {
-        match self {
-            Storage::Memory(_) => "memory",
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.backend_name(),
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(_) => "memcached",
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(_) => "mongodb",
-        }
+        dispatch!(self, backend => Backend::name(backend))
     }
 
     /// Whether this backend can carry out `strategy` atomically.
     pub fn supports(&self, strategy: Strategy) -> bool {
-        match self {
-            Storage::Memory(_) => {
-                let _ = strategy;
-                true
-            }
-            #[cfg(feature = "redis")]
-            Storage::Redis(_) => true,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(_) => MemcachedStorage::supports(strategy),
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(_) => true,
-        }
+        dispatch!(self, backend => Backend::supports(backend, strategy))
     }
 
     /// Counts every hit of `hits` in order, each decided atomically, and returns their decisions.
@@ -330,6 +212,7 @@ impl Storage {
         stop_at_first_breach: bool,
         admitted_reset: AdmittedReset,
     ) -> Result<Decisions, StorageError> {
+        // The hot path: decided at once, with no cache to consult.
         if let Storage::Memory(memory) = self {
             return Ok(memory.acquire(strategy, hits, stop_at_first_breach));
         }
@@ -340,57 +223,18 @@ impl Storage {
             }
         }
         let generation = cache.map_or(0, |cache| cache.generation());
-        let decisions = self
-            .acquire_remote(strategy, hits, stop_at_first_breach, admitted_reset)
-            .await?;
+        let decisions = dispatch!(self, backend => {
+            Backend::acquire(backend, strategy, hits, stop_at_first_breach, admitted_reset).await?
+        });
         if let Some(cache) = cache {
             cache.record(strategy, hits, &decisions, generation);
         }
         Ok(decisions)
     }
 
-    async fn acquire_remote(
-        &self,
-        strategy: Strategy,
-        hits: &[Hit<'_>],
-        stop_at_first_breach: bool,
-        admitted_reset: AdmittedReset,
-    ) -> Result<Decisions, StorageError> {
-        // Only Redis has to ask for the reset time separately.
-        let _ = admitted_reset;
-        match self {
-            Storage::Memory(memory) => Ok(memory.acquire(strategy, hits, stop_at_first_breach)),
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => {
-                redis
-                    .acquire(strategy, hits, stop_at_first_breach, admitted_reset)
-                    .await
-            }
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => {
-                memcached
-                    .acquire(strategy, hits, stop_at_first_breach)
-                    .await
-            }
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => {
-                mongodb.acquire(strategy, hits, stop_at_first_breach).await
-            }
-        }
-    }
-
     /// The over-limit cache of a network backend, if it has one and it is on.
-    #[cfg(feature = "redis")]
     fn over_limit_cache(&self) -> Option<&OverLimitCache> {
-        match self {
-            Storage::Redis(redis) => redis.over_limit_cache(),
-            _ => None,
-        }
-    }
-
-    #[cfg(not(feature = "redis"))]
-    fn over_limit_cache(&self) -> Option<&over_limit::OverLimitCache> {
-        None
+        dispatch!(self, backend => Backend::over_limit_cache(backend))
     }
 
     /// Counts one hit, decided atomically: the common case of [`acquire`](Self::acquire),
@@ -411,15 +255,8 @@ impl Storage {
             }
         }
         let generation = cache.map_or(0, |cache| cache.generation());
-        let decision = match self {
-            Storage::Memory(memory) => memory.acquire_one(strategy, hit),
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.acquire_one(strategy, hit).await?,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => memcached.acquire_one(strategy, hit).await?,
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.acquire_one(strategy, hit).await?,
-        };
+        let decision =
+            dispatch!(self, backend => Backend::acquire_one(backend, strategy, hit).await?);
         if let Some(cache) = cache {
             cache.record(
                 strategy,
@@ -440,15 +277,7 @@ impl Storage {
                 return Ok(false);
             }
         }
-        match self {
-            Storage::Memory(memory) => Ok(memory.test(strategy, hit)),
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.test(strategy, hit).await,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => memcached.test(strategy, hit).await,
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.test(strategy, hit).await,
-        }
+        dispatch!(self, backend => Backend::test(backend, strategy, hit).await)
     }
 
     /// The remaining amount and reset time of `limit` for `identifiers`.
@@ -458,17 +287,9 @@ impl Storage {
         limit: &RateLimit,
         identifiers: &[&str],
     ) -> Result<WindowStats, StorageError> {
-        match self {
-            Storage::Memory(memory) => Ok(memory.window_stats(strategy, limit, identifiers)),
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.window_stats(strategy, limit, identifiers).await,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => {
-                memcached.window_stats(strategy, limit, identifiers).await
-            }
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.window_stats(strategy, limit, identifiers).await,
-        }
+        dispatch!(self, backend => {
+            Backend::window_stats(backend, strategy, limit, identifiers).await
+        })
     }
 
     /// Forgets the state of `limit` for `identifiers`, under every strategy.
@@ -483,18 +304,7 @@ impl Storage {
         if let Some(cache) = cache {
             cache.clear(limit, identifiers);
         }
-        let cleared = match self {
-            Storage::Memory(memory) => {
-                memory.clear(limit, identifiers);
-                Ok(())
-            }
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.clear(limit, identifiers).await,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => memcached.clear(limit, identifiers).await,
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.clear(limit, identifiers).await,
-        };
+        let cleared = dispatch!(self, backend => Backend::clear(backend, limit, identifiers).await);
         if let Some(cache) = cache {
             cache.clear(limit, identifiers);
         }
@@ -510,15 +320,7 @@ impl Storage {
         if let Some(cache) = cache {
             cache.reset();
         }
-        let removed = match self {
-            Storage::Memory(memory) => Ok(Some(memory.reset())),
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.reset().await,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => memcached.reset().await,
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.reset().await,
-        };
+        let removed = dispatch!(self, backend => Backend::reset(backend).await);
         if let Some(cache) = cache {
             cache.reset();
         }
@@ -528,15 +330,13 @@ impl Storage {
     /// Whether the backend answers. Never fails and never blocks longer than the backend's
     /// configured timeout.
     pub async fn check(&self) -> bool {
-        match self {
-            Storage::Memory(_) => true,
-            #[cfg(feature = "redis")]
-            Storage::Redis(redis) => redis.check().await,
-            #[cfg(feature = "memcached")]
-            Storage::Memcached(memcached) => memcached.check().await,
-            #[cfg(feature = "mongodb")]
-            Storage::MongoDb(mongodb) => mongodb.check().await,
-        }
+        dispatch!(self, backend => Backend::check(backend).await)
+    }
+}
+
+impl From<MemoryStorage> for Storage {
+    fn from(memory: MemoryStorage) -> Self {
+        Storage::Memory(memory)
     }
 }
 
@@ -558,12 +358,6 @@ impl From<MemcachedStorage> for Storage {
 impl From<MongoDbStorage> for Storage {
     fn from(mongodb: MongoDbStorage) -> Self {
         Storage::MongoDb(mongodb)
-    }
-}
-
-impl From<MemoryStorage> for Storage {
-    fn from(memory: MemoryStorage) -> Self {
-        Storage::Memory(memory)
     }
 }
 

@@ -22,10 +22,11 @@
 //!   the storage key (seeded at random per cache); at most [`DEFAULT_OVER_LIMIT_CAPACITY`]
 //!   entries by default (about 32 bytes each), expired ones swept from a shard when it is full.
 
-use super::memory::{Expiring, Table, SHARDS};
-use super::{Decision, Decisions, Hit};
+use super::hit::{Decisions, Hit};
+use super::table::{Expiring, Table, SHARDS};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
+use crate::strategy::Decision;
 use crate::strategy::Strategy;
 use std::cell::RefCell;
 use std::fmt;
@@ -39,19 +40,11 @@ pub const DEFAULT_OVER_LIMIT_CAPACITY: usize = 65_536;
 
 /// The `reset_at` (nanoseconds since the epoch) of one storage key per strategy; 0 when not over.
 #[derive(Default, Clone, Copy)]
-pub(super) struct OverUntil([u64; 3]);
+pub(super) struct OverUntil([u64; Strategy::ALL.len()]);
 
 impl Expiring for OverUntil {
     fn expires_at(&self) -> u64 {
         self.0.iter().copied().max().unwrap_or(0)
-    }
-}
-
-fn slot(strategy: Strategy) -> usize {
-    match strategy {
-        Strategy::FixedWindow => 0,
-        Strategy::MovingWindow => 1,
-        Strategy::SlidingWindowCounter => 2,
     }
 }
 
@@ -117,7 +110,7 @@ impl OverLimitCache {
             return None;
         }
         let key = self.key_hash(hit.limit, hit.identifiers);
-        let reset_at = self.table.read(key, |over| over.0[slot(strategy)])?;
+        let reset_at = self.table.read(key, |over| over.0[strategy.index()])?;
         (reset_at > now).then(|| Decision {
             allowed: false,
             remaining: 0,
@@ -180,7 +173,7 @@ impl OverLimitCache {
                 self.cap_per_shard,
                 now,
                 || self.generation.load(Ordering::SeqCst) == generation,
-                |over| over.0[slot(strategy)] = reset_at,
+                |over| over.0[strategy.index()] = reset_at,
             );
         }
     }

@@ -35,16 +35,24 @@
 //!   gone until a restart).
 
 pub(crate) mod commands;
+mod documents;
 
-use super::{Decision, Decisions, Hit, StorageError, WindowStats};
+use super::backend::Backend;
+use super::error::StorageError;
+use super::hit::{AdmittedReset, Decisions, Hit};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
 use crate::strategy::Strategy;
-use ::mongodb::bson::{Bson, Document};
+use crate::strategy::{Decision, WindowStats};
+use ::mongodb::bson::Document;
 use ::mongodb::error::{ErrorKind, WriteFailure};
 use ::mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use ::mongodb::{Client, Collection, IndexModel};
 use commands::{FindOneAndUpdate, Return, Update};
+use documents::{
+    count, expire_at_millis, moving_window_from_entries, moving_window_stats, number,
+    timestamp_from_millis, SlidingState,
+};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -215,139 +223,27 @@ struct Now {
     stamp: Timestamp,
 }
 
+/// One hit, as the commands take it.
+#[derive(Debug, Clone, Copy)]
+struct HitAt<'a> {
+    /// The `limits` key.
+    key: &'a str,
+    /// The limit's amount.
+    amount: u64,
+    /// The limit's window, in whole seconds.
+    expiry: u64,
+    /// What the hit deducts.
+    cost: u64,
+    /// When it is decided.
+    now: Now,
+}
+
 impl Now {
     fn read() -> Now {
         let stamp = Timestamp::from(SystemTime::now());
         Now {
             millis: i64::try_from(stamp.as_nanos() / 1_000_000).unwrap_or(i64::MAX),
             stamp,
-        }
-    }
-}
-
-fn timestamp_from_millis(millis: i64) -> Timestamp {
-    Timestamp::from_nanos(u64::try_from(millis).unwrap_or(0).saturating_mul(1_000_000))
-}
-
-fn timestamp_from_seconds(seconds: f64) -> Timestamp {
-    Timestamp::from_secs_f64(seconds.max(0.0))
-}
-
-/// A numeric field of a returned document (`limits` writes Python ints, which arrive as 32- or
-/// 64-bit integers, and pipeline arithmetic can give doubles); 0 when missing.
-fn number(document: &Document, field: &str) -> f64 {
-    match document.get(field) {
-        Some(Bson::Int32(value)) => f64::from(*value),
-        Some(Bson::Int64(value)) => *value as f64,
-        Some(Bson::Double(value)) => *value,
-        _ => 0.0,
-    }
-}
-
-fn count(document: &Document, field: &str) -> u64 {
-    number(document, field).max(0.0) as u64
-}
-
-/// `expireAt` in milliseconds since the epoch, if the document has one.
-fn expire_at_millis(document: &Document) -> Option<i64> {
-    match document.get("expireAt") {
-        Some(Bson::DateTime(date)) => Some(date.timestamp_millis()),
-        _ => None,
-    }
-}
-
-/// The moving window's `(oldest entry, count)` at or after `cutoff`, from a document's entries
-/// (newest first).
-fn moving_window_from_entries(document: &Document, cutoff: f64) -> (f64, u64) {
-    let mut count = 0;
-    let mut oldest = f64::INFINITY;
-    if let Ok(entries) = document.get_array("entries") {
-        for entry in entries {
-            let value = match entry {
-                Bson::Double(value) => *value,
-                Bson::Int32(value) => f64::from(*value),
-                Bson::Int64(value) => *value as f64,
-                _ => continue,
-            };
-            if value >= cutoff {
-                count += 1;
-                oldest = oldest.min(value);
-            }
-        }
-    }
-    (oldest, count)
-}
-
-/// Window statistics of the moving window from `(oldest, count)`, as the memory storage: a
-/// window with nothing in it resets now.
-fn moving_window_stats(
-    amount: u64,
-    expiry_seconds: u64,
-    now: Timestamp,
-    oldest: f64,
-    count: u64,
-) -> WindowStats {
-    let reset_at = if count == 0 {
-        now
-    } else {
-        timestamp_from_seconds(oldest + expiry_seconds as f64)
-    };
-    WindowStats {
-        remaining: amount.saturating_sub(count),
-        reset_at,
-    }
-}
-
-/// The sliding window counter's state, as `limits`' `get_sliding_window` returns it.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct SlidingState {
-    previous: u64,
-    previous_ttl_ms: f64,
-    current: u64,
-    current_ttl_ms: f64,
-}
-
-impl SlidingState {
-    fn from_document(document: Option<&Document>, expiry_ms: i64, now: i64) -> SlidingState {
-        let Some(document) = document else {
-            return SlidingState::default();
-        };
-        let Some(expire_at) = expire_at_millis(document) else {
-            return SlidingState::default();
-        };
-        let current_ttl_ms = (expire_at - now).max(0) as f64;
-        SlidingState {
-            previous: count(document, "previousCount"),
-            previous_ttl_ms: (expire_at - expiry_ms - now).max(0) as f64,
-            current: count(document, "currentCount"),
-            current_ttl_ms,
-        }
-    }
-
-    /// `floor(previous × previous_ttl / expiry + current)`.
-    fn weighted_floor(&self, expiry_ms: i64) -> u64 {
-        let expiry = expiry_ms.max(1) as f64;
-        let weighted = self.previous as f64 * self.previous_ttl_ms / expiry + self.current as f64;
-        weighted.floor() as u64
-    }
-
-    /// `limits`' window statistics: remaining `amount - floor(weighted)`, reset when the
-    /// weighted count next drops by one or the current bucket ends (now when both are empty).
-    fn stats(&self, amount: u64, expiry_ms: i64, now: Timestamp) -> WindowStats {
-        let expiry = expiry_ms.max(1) as f64;
-        let mut wait: Option<f64> = None;
-        if self.previous > 0 {
-            wait = Some(self.previous_ttl_ms % (expiry / self.previous as f64));
-        }
-        if self.current > 0 {
-            let until_bucket_end = self.current_ttl_ms % expiry;
-            wait = Some(wait.map_or(until_bucket_end, |w| w.min(until_bucket_end)));
-        }
-        WindowStats {
-            remaining: amount.saturating_sub(self.weighted_floor(expiry_ms)),
-            reset_at: now.saturating_add(Duration::from_secs_f64(
-                wait.unwrap_or(0.0).max(0.0) / 1000.0,
-            )),
         }
     }
 }
@@ -535,99 +431,145 @@ impl MongoDbStorage {
         hit: &Hit<'_>,
     ) -> Result<Decision, StorageError> {
         let key = hit.limit.key_for(hit.identifiers);
-        let amount = hit.limit.amount();
-        let expiry = hit.limit.expiry_seconds();
-        let now = Now::read();
+        let at = HitAt {
+            key: &key,
+            amount: hit.limit.amount(),
+            expiry: hit.limit.expiry_seconds(),
+            cost: hit.cost,
+            now: Now::read(),
+        };
         match strategy {
-            Strategy::FixedWindow => {
-                let command = commands::fixed_window_update(&key, expiry, hit.cost, now.millis);
-                let document = self
-                    .upsert_by_id(&self.inner.counters, command)
-                    .await?
-                    .unwrap_or_default();
-                let count = count(&document, "count");
-                let reset = expire_at_millis(&document).map_or(now.stamp, timestamp_from_millis);
-                Ok(Decision {
-                    allowed: count <= amount,
-                    remaining: amount.saturating_sub(count),
-                    reset_at: reset,
-                })
-            }
-            Strategy::MovingWindow => {
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    if hit.cost <= amount {
-                        let command = commands::moving_window_acquire(
-                            &key, amount, expiry, hit.cost, now.millis,
-                        );
-                        if let Ok(document) = self
-                            .find_one_and_update(&self.inner.windows, command)
-                            .await?
-                        {
-                            let cutoff = commands::seconds(now.millis) - expiry as f64;
-                            let (oldest, count) =
-                                moving_window_from_entries(&document.unwrap_or_default(), cutoff);
-                            let stats =
-                                moving_window_stats(amount, expiry, now.stamp, oldest, count);
-                            return Ok(Decision {
-                                allowed: true,
-                                remaining: stats.remaining,
-                                reset_at: stats.reset_at,
-                            });
-                        }
-                    }
-                    // Rejected by the duplicate key error: the window is full, unless a
-                    // concurrent first hit inserted the document between our filter and our
-                    // insert (then there is room and we try again, against the document).
-                    let (oldest, count) = self.moving_window(&key, expiry, now.millis).await?;
-                    let room = hit.cost <= amount && count <= amount - hit.cost;
-                    if room && attempts < UPSERT_ATTEMPTS {
-                        continue;
-                    }
-                    let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
-                    return Ok(Decision {
-                        allowed: false,
-                        remaining: stats.remaining,
-                        reset_at: stats.reset_at,
-                    });
-                }
-            }
-            Strategy::SlidingWindowCounter => {
-                let expiry_ms = commands::expiry_millis(expiry);
-                if hit.cost > amount {
-                    let stats = self
-                        .sliding_state(&key, expiry, now.millis)
-                        .await?
-                        .stats(amount, expiry_ms, now.stamp);
-                    return Ok(Decision {
-                        allowed: false,
-                        remaining: stats.remaining,
-                        reset_at: stats.reset_at,
-                    });
-                }
-                let command = commands::sliding_window_acquire(&key, amount, expiry, hit.cost);
-                let document = self.upsert_by_id(&self.inner.windows, command).await?;
-                let allowed = document
-                    .as_ref()
-                    .and_then(|document| document.get_bool("_acquired").ok())
-                    .unwrap_or(false);
-                let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now.millis)
-                    .stats(amount, expiry_ms, now.stamp);
-                Ok(Decision {
-                    allowed,
-                    remaining: stats.remaining,
-                    reset_at: stats.reset_at,
-                })
-            }
+            Strategy::FixedWindow => self.acquire_fixed(&at).await,
+            Strategy::MovingWindow => self.acquire_moving(&at).await,
+            Strategy::SlidingWindowCounter => self.acquire_sliding(&at).await,
         }
     }
 
-    pub(crate) async fn acquire(
+    /// A fixed-window hit: `limits`' increment pipeline on the counter document.
+    async fn acquire_fixed(&self, at: &HitAt<'_>) -> Result<Decision, StorageError> {
+        let HitAt {
+            key,
+            amount,
+            expiry,
+            cost,
+            now,
+        } = *at;
+        let command = commands::fixed_window_update(key, expiry, cost, now.millis);
+        let document = self
+            .upsert_by_id(&self.inner.counters, command)
+            .await?
+            .unwrap_or_default();
+        let count = count(&document, "count");
+        let reset = expire_at_millis(&document).map_or(now.stamp, timestamp_from_millis);
+        Ok(Decision {
+            allowed: count <= amount,
+            remaining: amount.saturating_sub(count),
+            reset_at: reset,
+        })
+    }
+
+    /// A moving-window hit: `limits`' filter and update, retried after a concurrent first insert.
+    async fn acquire_moving(&self, at: &HitAt<'_>) -> Result<Decision, StorageError> {
+        let HitAt {
+            key,
+            amount,
+            expiry,
+            cost,
+            now,
+        } = *at;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if cost <= amount {
+                let command =
+                    commands::moving_window_acquire(key, amount, expiry, cost, now.millis);
+                if let Ok(document) = self
+                    .find_one_and_update(&self.inner.windows, command)
+                    .await?
+                {
+                    let cutoff = commands::seconds(now.millis) - expiry as f64;
+                    let (oldest, count) =
+                        moving_window_from_entries(&document.unwrap_or_default(), cutoff);
+                    let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
+                    return Ok(stats.decision(true));
+                }
+            }
+            // Rejected by the duplicate key error: the window is full, unless a
+            // concurrent first hit inserted the document between our filter and our
+            // insert (then there is room and we try again, against the document).
+            let (oldest, count) = self.moving_window(key, expiry, now.millis).await?;
+            let room = cost <= amount && count <= amount - cost;
+            if room && attempts < UPSERT_ATTEMPTS {
+                continue;
+            }
+            let stats = moving_window_stats(amount, expiry, now.stamp, oldest, count);
+            return Ok(stats.decision(false));
+        }
+    }
+
+    /// A sliding-window hit: the roll-over, weighing and counting pipeline on the window document.
+    async fn acquire_sliding(&self, at: &HitAt<'_>) -> Result<Decision, StorageError> {
+        let HitAt {
+            key,
+            amount,
+            expiry,
+            cost,
+            now,
+        } = *at;
+        let expiry_ms = commands::expiry_millis(expiry);
+        if cost > amount {
+            let stats = self
+                .sliding_state(key, expiry, now.millis)
+                .await?
+                .stats(amount, expiry_ms, now.stamp);
+            return Ok(stats.decision(false));
+        }
+        let command = commands::sliding_window_acquire(key, amount, expiry, cost);
+        let document = self.upsert_by_id(&self.inner.windows, command).await?;
+        let allowed = document
+            .as_ref()
+            .and_then(|document| document.get_bool("_acquired").ok())
+            .unwrap_or(false);
+        let stats = SlidingState::from_document(document.as_ref(), expiry_ms, now.millis)
+            .stats(amount, expiry_ms, now.stamp);
+        Ok(stats.decision(allowed))
+    }
+
+    /// `get` and `get_expiry` of the fixed window in one read: the count while the window is
+    /// open (`expireAt >= now`), else 0, and the end of the window (now when closed).
+    async fn fixed_window_count(
+        &self,
+        key: &str,
+        now: Now,
+    ) -> Result<(u64, Timestamp), StorageError> {
+        let document = self
+            .find_one(&self.inner.counters, commands::counter_filter(key))
+            .await?;
+        Ok(
+            match document.as_ref().and_then(|document| {
+                expire_at_millis(document).map(|expire_at| (document, expire_at))
+            }) {
+                Some((document, expire_at)) if expire_at >= now.millis => {
+                    (count(document, "count"), timestamp_from_millis(expire_at))
+                }
+                _ => (0, now.stamp),
+            },
+        )
+    }
+}
+
+/// The contract: one server-side command per hit.
+impl Backend for MongoDbStorage {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn acquire(
         &self,
         strategy: Strategy,
         hits: &[Hit<'_>],
         stop_at_first_breach: bool,
+        _admitted_reset: AdmittedReset,
     ) -> Result<Decisions, StorageError> {
         let mut decisions = Decisions::new();
         for hit in hits {
@@ -640,7 +582,7 @@ impl MongoDbStorage {
         Ok(decisions)
     }
 
-    pub(crate) async fn acquire_one(
+    async fn acquire_one(
         &self,
         strategy: Strategy,
         hit: &Hit<'_>,
@@ -648,11 +590,7 @@ impl MongoDbStorage {
         self.acquire_hit(strategy, hit).await
     }
 
-    pub(crate) async fn test(
-        &self,
-        strategy: Strategy,
-        hit: Hit<'_>,
-    ) -> Result<bool, StorageError> {
+    async fn test(&self, strategy: Strategy, hit: Hit<'_>) -> Result<bool, StorageError> {
         let amount = hit.limit.amount();
         if hit.cost > amount {
             return Ok(false);
@@ -677,29 +615,7 @@ impl MongoDbStorage {
         }
     }
 
-    /// `get` and `get_expiry` of the fixed window in one read: the count while the window is
-    /// open (`expireAt >= now`), else 0, and the end of the window (now when closed).
-    async fn fixed_window_count(
-        &self,
-        key: &str,
-        now: Now,
-    ) -> Result<(u64, Timestamp), StorageError> {
-        let document = self
-            .find_one(&self.inner.counters, commands::counter_filter(key))
-            .await?;
-        Ok(
-            match document.as_ref().and_then(|document| {
-                expire_at_millis(document).map(|expire_at| (document, expire_at))
-            }) {
-                Some((document, expire_at)) if expire_at >= now.millis => {
-                    (count(document, "count"), timestamp_from_millis(expire_at))
-                }
-                _ => (0, now.stamp),
-            },
-        )
-    }
-
-    pub(crate) async fn window_stats(
+    async fn window_stats(
         &self,
         strategy: Strategy,
         limit: &RateLimit,
@@ -733,11 +649,7 @@ impl MongoDbStorage {
         }
     }
 
-    pub(crate) async fn clear(
-        &self,
-        limit: &RateLimit,
-        identifiers: &[&str],
-    ) -> Result<(), StorageError> {
+    async fn clear(&self, limit: &RateLimit, identifiers: &[&str]) -> Result<(), StorageError> {
         let key = limit.key_for(identifiers);
         bounded(self.inner.timeout, async {
             self.inner
@@ -755,7 +667,7 @@ impl MongoDbStorage {
         .await
     }
 
-    pub(crate) async fn reset(&self) -> Result<Option<u64>, StorageError> {
+    async fn reset(&self) -> Result<Option<u64>, StorageError> {
         let removed = bounded(self.inner.timeout, async {
             let counters = self
                 .inner
@@ -778,7 +690,7 @@ impl MongoDbStorage {
         Ok(Some(removed))
     }
 
-    pub(crate) async fn check(&self) -> bool {
+    async fn check(&self) -> bool {
         self.ping().await.is_ok()
     }
 }

@@ -14,7 +14,7 @@
 //! slots, call by call.
 
 use super::scripts::{Call, Records, Request, ScriptHit};
-use super::{Inner, RedisStorage};
+use super::storage::{Inner, RedisStorage};
 use crate::strategy::Strategy;
 use redis::RedisResult;
 use std::sync::Weak;

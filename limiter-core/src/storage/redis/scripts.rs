@@ -5,7 +5,7 @@
 //! and stored values are those a Python deployment reads and writes. See the `.lua` files for the
 //! exact calling convention; [`Call`] builds it.
 
-use crate::storage::AdmittedReset;
+use crate::storage::hit::AdmittedReset;
 use crate::strategy::Strategy;
 use redis::Script;
 use std::sync::LazyLock;

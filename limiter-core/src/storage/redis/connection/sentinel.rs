@@ -15,22 +15,91 @@
 //!   sent once more to the new master; after an I/O error it is not (it may have been carried
 //!   out), and the error is returned.
 
+use crate::uri::Location;
 use redis::aio::ConnectionManager;
 use redis::aio::ConnectionManagerConfig;
 use redis::aio::MultiplexedConnection;
-use redis::sentinel::SentinelClient;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Cmd, RedisError, RedisResult, Value};
 use redis::{ConnectionAddr, ConnectionInfo};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+/// What a sentinel URI gives.
+pub(super) struct Options<'a> {
+    /// The sentinels.
+    pub(super) sentinels: &'a [Location],
+    /// The monitored service.
+    pub(super) service_name: String,
+    /// The user name, for the sentinels and the master.
+    pub(super) username: Option<&'a str>,
+    /// The password, for the sentinels and the master.
+    pub(super) password: Option<&'a str>,
+    /// The database on the master, if not 0.
+    pub(super) db: Option<i64>,
+}
+
+/// Asks the sentinels for the master of the service and connects to it.
+pub(super) async fn connect(
+    options: Options<'_>,
+    manager_config: ConnectionManagerConfig,
+) -> RedisResult<SentinelConnection> {
+    let addresses = options
+        .sentinels
+        .iter()
+        .map(|location| ConnectionAddr::Tcp(location.host.clone(), location.port));
+    let mut sentinel_settings = redis::RedisConnectionInfo::default();
+    if let Some(username) = options.username {
+        sentinel_settings = sentinel_settings.set_username(username);
+    }
+    if let Some(password) = options.password {
+        sentinel_settings = sentinel_settings.set_password(password);
+    }
+    let watch = addresses
+        .clone()
+        .map(|address| {
+            Ok(redis::IntoConnectionInfo::into_connection_info(address)?
+                .set_redis_settings(sentinel_settings.clone()))
+        })
+        .collect::<RedisResult<Vec<_>>>()?;
+    let service = options.service_name.clone();
+    let sentinel = client(addresses, &options)?;
+    SentinelConnection::connect(sentinel, manager_config, watch, service).await
+}
+
+/// The sentinel client that finds the master, with the URI's credentials and database.
+fn client(
+    addresses: impl IntoIterator<Item = ConnectionAddr>,
+    options: &Options<'_>,
+) -> RedisResult<SentinelClient> {
+    let mut builder = SentinelClientBuilder::new(
+        addresses,
+        options.service_name.clone(),
+        SentinelServerType::Master,
+    )?;
+    if let Some(db) = options.db {
+        builder = builder.set_client_to_redis_db(db);
+    }
+    if let Some(username) = options.username {
+        builder = builder
+            .set_client_to_redis_username(username)
+            .set_client_to_sentinel_username(username);
+    }
+    if let Some(password) = options.password {
+        builder = builder
+            .set_client_to_redis_password(password)
+            .set_client_to_sentinel_password(password);
+    }
+    builder.build()
+}
+
 /// How often the sentinels are asked whether the master moved.
-pub(super) const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A connection to the current master of a sentinel-monitored service.
 #[derive(Clone)]
-pub(super) struct SentinelConnection {
+pub(in crate::storage::redis) struct SentinelConnection {
     shared: Arc<Shared>,
 }
 

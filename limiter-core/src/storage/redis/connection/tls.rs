@@ -1,0 +1,98 @@
+//! TLS for `rediss://`, `valkeys://` and TLS cluster nodes: the crypto provider, certificate
+//! checks, and a first connection that reports TLS failures at once (see the [module
+//! documentation](super::super#tls)).
+
+use crate::uri::StorageUri;
+use redis::{RedisError, RedisResult};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The error for TLS certificates given with a URI that does not use TLS.
+pub(super) fn certificates_without_tls(uri: &StorageUri) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "TLS certificates were configured but the URI does not use TLS (rediss://, valkeys://)",
+        uri.redacted(),
+    ))
+}
+
+/// Makes sure rustls has a process-wide crypto provider before a TLS connection is configured:
+/// the `redis` crate enables none, so without this rustls would panic. An application's own
+/// choice, installed earlier, is kept.
+pub(super) fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: some provider is then installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// One direct connection attempt before the connection manager takes over, because the manager
+/// retries every failed attempt until the timeout: a certificate that does not verify (or a TLS
+/// configuration the build refuses, such as `#insecure`) would otherwise surface as a
+/// [`StorageError::Timeout`] after the whole timeout. Those errors are returned at once; any
+/// other failure (e.g. a refused connection) is left to the manager's retries. The probe
+/// connection is then dropped.
+pub(super) async fn tls_preflight(client: &redis::Client, timeout: Duration) -> RedisResult<()> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    match client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+    {
+        Err(error)
+            if error.kind() == redis::ErrorKind::InvalidClientConfig || is_tls_error(&error) =>
+        {
+            Err(error)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a rustls error (a handshake or certificate failure) is among `error`'s causes. The
+/// `redis` crate keeps an I/O error behind an `Arc`, and `io::Error::source` skips the error it
+/// wraps, so both layers are opened by hand.
+fn is_tls_error(error: &RedisError) -> bool {
+    type Shared = Arc<dyn std::error::Error + Send + Sync>;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(mut current) = cause {
+        if let Some(shared) = current.downcast_ref::<Shared>() {
+            current = shared.as_ref();
+        }
+        if let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            current = inner;
+        }
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Fails unless `pem` holds at least one well-formed certificate: the `redis` crate would
+/// otherwise trust an empty set and fail later, at the handshake, with a vaguer error.
+pub(super) fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
+    use rustls::pki_types::pem::PemObject;
+    let mut count = 0;
+    for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        certificate.map_err(|error| {
+            RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "malformed PEM in the TLS root certificates",
+                error.to_string(),
+            ))
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "no PEM certificate (BEGIN CERTIFICATE) in the TLS root certificates",
+        )));
+    }
+    Ok(())
+}
