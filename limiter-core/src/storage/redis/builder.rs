@@ -1,7 +1,7 @@
 //! Configuring and opening a [`RedisStorage`].
 
 use super::batch;
-use super::connection::connect;
+use super::connection::{connect, TlsCertificates};
 use super::errors::bounded;
 use super::storage::{Inner, RedisStorage};
 use crate::storage::error::StorageError;
@@ -26,7 +26,7 @@ pub struct RedisStorageBuilder {
     key_prefix: String,
     timeout: Duration,
     /// Certificates for TLS; its `Debug` never prints their contents.
-    tls: Option<redis::TlsCertificates>,
+    tls: Option<TlsCertificates>,
     over_limit_capacity: Option<usize>,
 }
 
@@ -66,6 +66,7 @@ impl RedisStorageBuilder {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls
             .get_or_insert(redis::TlsCertificates {
@@ -82,6 +83,7 @@ impl RedisStorageBuilder {
     /// [`tls_root_certificates`](Self::tls_root_certificates) when given. Same URI rule as
     /// [`tls_root_certificates`](Self::tls_root_certificates); a malformed certificate or key
     /// fails at [`build`](Self::build) with [`StorageError::Backend`].
+    #[cfg(feature = "tls")]
     pub fn tls_client_certificate(
         mut self,
         certificate_pem: impl Into<Vec<u8>>,
@@ -142,6 +144,10 @@ impl RedisStorageBuilder {
     pub async fn build(self) -> Result<RedisStorage, StorageError> {
         let parsed = StorageUri::parse(&self.uri)?;
         let backend = parsed.scheme_name();
+        #[cfg(not(feature = "tls"))]
+        if matches!(backend, "rediss" | "valkeys") {
+            return Err(crate::storage::error::not_built(backend));
+        }
         let timeout = self.timeout;
         let connection = bounded(backend, timeout, connect(parsed, timeout, self.tls)).await?;
         let coalesce = !connection.is_cluster();

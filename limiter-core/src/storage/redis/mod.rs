@@ -41,8 +41,9 @@
 //!
 //! # TLS
 //!
-//! `rediss://` and `valkeys://` (and TLS cluster nodes) connect over TLS with
-//! [rustls](https://docs.rs/rustls) and verify the server's certificate and host name:
+//! With the `tls` feature (without it they fail with [`StorageError::NotBuilt`](crate::StorageError::NotBuilt)), `rediss://` and
+//! `valkeys://` (and TLS cluster nodes) connect over TLS with [rustls](https://docs.rs/rustls)
+//! and verify the server's certificate and host name:
 //!
 //! * **Trusted roots**: by default the platform's root certificates, loaded by
 //!   `rustls-native-certs` (the system store; the `SSL_CERT_FILE` and `SSL_CERT_DIR` environment

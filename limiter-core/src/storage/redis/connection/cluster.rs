@@ -23,7 +23,7 @@ pub(super) struct Options<'a> {
 /// Connects to the cluster through its seed nodes. `certificates` need TLS nodes.
 pub(super) async fn connect(
     options: Options<'_>,
-    certificates: Option<redis::TlsCertificates>,
+    certificates: Option<tls::TlsCertificates>,
 ) -> RedisResult<Connection> {
     let Options {
         nodes,
@@ -44,7 +44,7 @@ pub(super) async fn connect(
         tls::ensure_crypto_provider();
     }
     match certificates {
-        Some(certificates) if tls => builder = builder.certs(certificates),
+        Some(certificates) if tls => builder = tls::cluster_with_certificates(builder, certificates),
         Some(_) => {
             return Err(RedisError::from((
                 redis::ErrorKind::InvalidClientConfig,

@@ -6,6 +6,8 @@ mod sentinel;
 mod standalone;
 mod tls;
 
+pub(crate) use tls::TlsCertificates;
+
 use crate::uri::StorageUri;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -54,8 +56,9 @@ impl Connection {
 pub(super) async fn connect(
     uri: StorageUri,
     timeout: Duration,
-    certificates: Option<redis::TlsCertificates>,
+    certificates: Option<TlsCertificates>,
 ) -> RedisResult<Connection> {
+    #[cfg(feature = "tls")]
     if let Some(redis::TlsCertificates {
         root_cert: Some(pem),
         ..

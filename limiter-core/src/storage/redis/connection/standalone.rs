@@ -13,13 +13,13 @@ pub(super) async fn connect(
     uri: &StorageUri,
     manager_config: ConnectionManagerConfig,
     timeout: Duration,
-    certificates: Option<redis::TlsCertificates>,
+    certificates: Option<tls::TlsCertificates>,
 ) -> RedisResult<Connection> {
     let uses_tls = url.starts_with("rediss://");
     let client = if uses_tls {
         tls::ensure_crypto_provider();
         match certificates {
-            Some(certificates) => redis::Client::build_with_tls(url, certificates)?,
+            Some(certificates) => tls::client_with_certificates(url, certificates)?,
             None => redis::Client::open(url)?,
         }
     } else if certificates.is_some() {

@@ -4,8 +4,17 @@
 
 use crate::uri::StorageUri;
 use redis::{RedisError, RedisResult};
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The certificates a TLS connection is configured with.
+#[cfg(feature = "tls")]
+pub(crate) type TlsCertificates = redis::TlsCertificates;
+/// Without the `tls` feature no certificate can be configured: a type without values.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub(crate) enum TlsCertificates {}
 
 /// The error for TLS certificates given with a URI that does not use TLS.
 pub(super) fn certificates_without_tls(uri: &StorageUri) -> RedisError {
@@ -19,6 +28,7 @@ pub(super) fn certificates_without_tls(uri: &StorageUri) -> RedisError {
 /// Makes sure rustls has a process-wide crypto provider before a TLS connection is configured:
 /// the `redis` crate enables none, so without this rustls would panic. An application's own
 /// choice, installed earlier, is kept.
+#[cfg(feature = "tls")]
 pub(super) fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: some provider is then installed.
@@ -32,6 +42,7 @@ pub(super) fn ensure_crypto_provider() {
 /// [`StorageError::Timeout`] after the whole timeout. Those errors are returned at once; any
 /// other failure (e.g. a refused connection) is left to the manager's retries. The probe
 /// connection is then dropped.
+#[cfg(feature = "tls")]
 pub(super) async fn tls_preflight(client: &redis::Client, timeout: Duration) -> RedisResult<()> {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
@@ -52,6 +63,7 @@ pub(super) async fn tls_preflight(client: &redis::Client, timeout: Duration) -> 
 /// Whether a rustls error (a handshake or certificate failure) is among `error`'s causes. The
 /// `redis` crate keeps an I/O error behind an `Arc`, and `io::Error::source` skips the error it
 /// wraps, so both layers are opened by hand.
+#[cfg(feature = "tls")]
 fn is_tls_error(error: &RedisError) -> bool {
     type Shared = Arc<dyn std::error::Error + Send + Sync>;
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
@@ -75,6 +87,7 @@ fn is_tls_error(error: &RedisError) -> bool {
 
 /// Fails unless `pem` holds at least one well-formed certificate: the `redis` crate would
 /// otherwise trust an empty set and fail later, at the handshake, with a vaguer error.
+#[cfg(feature = "tls")]
 pub(super) fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
     use rustls::pki_types::pem::PemObject;
     let mut count = 0;
@@ -95,4 +108,51 @@ pub(super) fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Without the `tls` feature a TLS URI is refused before connecting (`StorageError::NotBuilt`),
+/// so nothing needs a crypto provider.
+#[cfg(not(feature = "tls"))]
+pub(super) fn ensure_crypto_provider() {}
+
+/// Without the `tls` feature no TLS connection is made (see [`ensure_crypto_provider`]).
+#[cfg(not(feature = "tls"))]
+pub(super) async fn tls_preflight(_client: &redis::Client, _timeout: Duration) -> RedisResult<()> {
+    Ok(())
+}
+
+/// A client for the TLS server at `url`, trusting `certificates`.
+#[cfg(feature = "tls")]
+pub(super) fn client_with_certificates(
+    url: &str,
+    certificates: TlsCertificates,
+) -> RedisResult<redis::Client> {
+    redis::Client::build_with_tls(url, certificates)
+}
+
+/// Without the `tls` feature there are no certificates to give.
+#[cfg(not(feature = "tls"))]
+pub(super) fn client_with_certificates(
+    _url: &str,
+    certificates: TlsCertificates,
+) -> RedisResult<redis::Client> {
+    match certificates {}
+}
+
+/// `builder` trusting `certificates` on its TLS nodes.
+#[cfg(feature = "tls")]
+pub(super) fn cluster_with_certificates(
+    builder: redis::cluster::ClusterClientBuilder,
+    certificates: TlsCertificates,
+) -> redis::cluster::ClusterClientBuilder {
+    builder.certs(certificates)
+}
+
+/// Without the `tls` feature there are no certificates to give.
+#[cfg(not(feature = "tls"))]
+pub(super) fn cluster_with_certificates(
+    _builder: redis::cluster::ClusterClientBuilder,
+    certificates: TlsCertificates,
+) -> redis::cluster::ClusterClientBuilder {
+    match certificates {}
 }
