@@ -7,6 +7,7 @@ use super::route::ResolvedRoute;
 use crate::core::Core;
 use crate::key::Key;
 use crate::Request;
+use arrayvec::ArrayVec;
 use limiter_core::{Hit, RateLimit};
 use smallvec::SmallVec;
 
@@ -76,10 +77,46 @@ fn meta_limits(route: &ResolvedRoute, request: &Request) -> SmallVec<[(usize, Ra
     meta
 }
 
+/// The most items a request's lists keep on the stack; longer ones go to the heap.
+const INLINE: usize = 8;
+
+/// A per-request list: on the stack up to [`INLINE`] items (cheaper to fill than a `SmallVec`),
+/// on the heap beyond.
+pub(crate) enum List<T> {
+    Stack(ArrayVec<T, INLINE>),
+    Heap(Vec<T>),
+}
+
+impl<T> List<T> {
+    /// The items of `iter`, which yields at most `len` of them.
+    #[inline]
+    fn collect(len: usize, iter: impl Iterator<Item = T>) -> Self {
+        if len > INLINE {
+            return List::Heap(iter.collect());
+        }
+        let mut items = ArrayVec::new();
+        for item in iter {
+            items.push(item);
+        }
+        List::Stack(items)
+    }
+}
+
+impl<T> std::ops::Deref for List<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            List::Stack(items) => items,
+            List::Heap(items) => items,
+        }
+    }
+}
+
 /// The storage identifiers of each item of a request: `[prefix, key, scope]`, without the
 /// prefix when it is empty.
 pub(crate) struct Ids<'p> {
-    ids: SmallVec<[[&'p str; 3]; 6]>,
+    ids: List<[&'p str; 3]>,
     skip: usize,
 }
 
@@ -88,17 +125,20 @@ impl<'p> Ids<'p> {
     #[inline]
     pub(crate) fn new(core: &'p Core, prepared: &'p Prepared<'_>) -> Self {
         let prefix = core.key_prefix.as_str();
+        let items = &prepared.items;
         Ids {
-            ids: prepared
-                .items
-                .iter()
-                .map(|item| [prefix, prepared.key_of(item), item.scope.as_ref()])
-                .collect(),
+            ids: List::collect(
+                items.len(),
+                items
+                    .iter()
+                    .map(|item| [prefix, prepared.key_of(item), item.scope.as_ref()]),
+            ),
             skip: usize::from(prefix.is_empty()),
         }
     }
 
     /// The identifiers of the item at `index`.
+    #[inline]
     pub(crate) fn of(&self, index: usize) -> &[&'p str] {
         &self.ids[index][self.skip..]
     }
@@ -106,8 +146,8 @@ impl<'p> Ids<'p> {
 
 /// The hits to count before the handler: every item that is not deferred, in order.
 #[inline]
-pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> SmallVec<[Hit<'h>; 6]> {
-    items
+pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> List<Hit<'h>> {
+    let hits = items
         .iter()
         .enumerate()
         .filter(|(_, item)| !item.deferred)
@@ -115,6 +155,6 @@ pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> Small
             limit: &item.rate,
             identifiers: ids.of(index),
             cost: item.cost,
-        })
-        .collect()
+        });
+    List::collect(items.len(), hits)
 }
