@@ -3,7 +3,7 @@
 
 use crate::decl::{Limit, Provider};
 use crate::limiter::{BuildError, Limiter};
-use crate::registry::{LimitInfo, LimitSource, RouteInfo};
+use crate::registry::{limit_infos, LimitSource, RouteInfo};
 use crate::service::{plan, Entry, EntryKind, HandlerCell, ResolvedRoute};
 use crate::ExemptionScope;
 use axum::http::Method;
@@ -57,17 +57,9 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
         check(|| format!("router '{}'", blueprint.name), &blueprint.limits)?;
     }
     let Some(cell) = &route.cell else {
-        return Ok(RouteInfo {
-            endpoint,
-            name: route.name.clone(),
-            blueprint: group,
-            path: route.path.clone(),
-            methods: Vec::new(),
-            limits: Vec::new(),
-            exemption: ExemptionScope::NONE,
-            exempt: false,
-            opt_out: true,
-        });
+        let mut info = RouteInfo::new(&route.name, group, &route.path, Vec::<String>::new());
+        info.opt_out = true;
+        return Ok(info);
     };
 
     // Effective blueprint exemption: own flags plus those of ancestors exempted with DESCENDENTS.
@@ -147,7 +139,7 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
     let mut push = |limit: &Limit, source: LimitSource, kind: EntryKind| {
         let entry = Entry::new(limit.clone(), source, kind, &endpoint, &route.methods);
         if source != LimitSource::Application {
-            infos.extend(LimitInfo::of(&entry, &route.methods));
+            infos.extend(limit_infos(&entry, &route.methods));
         }
         entries.push(entry);
     };
@@ -195,19 +187,10 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
         meta: !exemption.contains(ExemptionScope::META),
     }));
     let _ = Provider::Dynamic;
-    Ok(RouteInfo {
-        endpoint,
-        name: route.name.clone(),
-        blueprint: group,
-        path: route.path.clone(),
-        methods: route
-            .methods
-            .iter()
-            .map(|m| m.as_str().to_owned())
-            .collect(),
-        limits: infos,
-        exemption,
-        exempt,
-        opt_out: false,
-    })
+    let methods = route.methods.iter().map(|m| m.as_str().to_owned());
+    let mut info = RouteInfo::new(&route.name, group, &route.path, methods);
+    info.limits = infos;
+    info.exemption = exemption;
+    info.exempt = exempt;
+    Ok(info)
 }

@@ -7,7 +7,8 @@ use crate::limits::{self, global_trees, limit_node, route_node, KeyState};
 use crate::select::select;
 use crate::state::{self, Store};
 use crate::tree::{Node, Style};
-use limiter_core::manifest::{Manifest, ManifestLimit};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::LimitInfo;
 
 /// Runs `limiter clear`.
 pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(), CliError> {
@@ -66,7 +67,7 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
         }
         seen.push(&route.endpoint);
         // Every route of this endpoint (an endpoint may serve several paths).
-        let limits: Vec<&ManifestLimit> = selection
+        let limits: Vec<&LimitInfo> = selection
             .routes
             .iter()
             .filter(|other| other.endpoint == route.endpoint)
@@ -84,7 +85,7 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
 /// all cleared but printed once (with their method only when `with_method`).
 async fn clear_all<'a>(
     store: &Store,
-    limits: impl Iterator<Item = &'a ManifestLimit>,
+    limits: impl Iterator<Item = &'a LimitInfo>,
     key: &str,
     with_method: bool,
 ) -> Result<Vec<Node>, CliError> {

@@ -1,9 +1,10 @@
 //! `limiter config`: the active configuration as a plain-text table.
 
 use crate::state;
-use limiter_core::manifest::{Manifest, ManifestLimit};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::LimitInfo;
 
-fn limits(limits: &[ManifestLimit]) -> String {
+fn limits(limits: &[LimitInfo]) -> String {
     list(limits.iter().map(|limit| match &limit.method {
         Some(method) => format!("{} ({method})", limit.limit),
         None => limit.limit.clone(),
@@ -35,7 +36,7 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
     let names = &config.header_names;
     vec![
         row("Enabled", "RATELIMIT_ENABLED", config.enabled.to_string()),
-        row("Key function", "", config.key_function.clone()),
+        row("Key function", "", config.key_func.clone()),
         row(
             "Key prefix",
             "RATELIMIT_KEY_PREFIX",
@@ -64,7 +65,7 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
             "RATELIMIT_IN_MEMORY_FALLBACK",
             list(config.in_memory_fallback.iter().cloned()),
         ),
-        row("On storage error", "", config.on_storage_error.clone()),
+        row("On storage error", "", config.failure_mode.clone()),
         row(
             "Fail on first breach",
             "RATELIMIT_FAIL_ON_FIRST_BREACH",

@@ -5,7 +5,8 @@ use crate::error::CliError;
 use crate::select::{select, Selection};
 use crate::state::{self, State, Store};
 use crate::tree::{Node, Style};
-use limiter_core::manifest::{LimitSource, Manifest, ManifestLimit, ManifestRoute};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::{LimitInfo, LimitSource, RouteInfo};
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ fn limit_style(source: LimitSource) -> Style {
 
 /// A limit line: `2 per 1 minute`, `3 per 1 minute (GET)`,
 /// `1 per 1 second {deduct_when: f, exempt_when: g}`.
-pub fn limit_node(limit: &ManifestLimit, with_method: bool) -> Node {
+pub fn limit_node(limit: &LimitInfo, with_method: bool) -> Node {
     let mut text = limit.limit.clone();
     if let (Some(method), true) = (&limit.method, with_method) {
         text.push_str(&format!(" ({method})"));
@@ -53,7 +54,7 @@ pub struct KeyState<'a> {
 
 impl KeyState<'_> {
     /// Appends the state of `limit` to its line.
-    pub async fn annotate(&self, node: &mut Node, limit: &ManifestLimit) {
+    pub async fn annotate(&self, node: &mut Node, limit: &LimitInfo) {
         let state = match self.store {
             Some(store) => store.state(limit, self.key).await,
             None => State::Unavailable,
@@ -63,7 +64,7 @@ impl KeyState<'_> {
 }
 
 async fn limit_nodes<'a>(
-    limits: impl IntoIterator<Item = &'a ManifestLimit>,
+    limits: impl IntoIterator<Item = &'a LimitInfo>,
     key: Option<&KeyState<'_>>,
 ) -> Vec<Node> {
     let mut nodes = Vec::new();
@@ -80,7 +81,7 @@ async fn limit_nodes<'a>(
 /// The route node `endpoint: path` with its limit lines, or `Exempt`.
 pub async fn route_node(
     label: String,
-    route: &ManifestRoute,
+    route: &RouteInfo,
     selection: &Selection<'_>,
     key: Option<&KeyState<'_>>,
 ) -> Node {
@@ -124,15 +125,15 @@ pub async fn trees(
     for route in &selection.routes {
         let label = format!("{}: {}", route.endpoint, route.path);
         let node = route_node(label, route, selection, key).await;
-        let index = match groups.iter().position(|(name, _)| *name == route.group) {
+        let group = route.group(&manifest.app);
+        let index = match groups.iter().position(|(name, _)| *name == group) {
             Some(index) => index,
             None => {
-                let style = if route.group == manifest.app {
-                    Style::Gold
-                } else {
-                    Style::Blue
+                let style = match route.blueprint {
+                    None => Style::Gold,
+                    Some(_) => Style::Blue,
                 };
-                groups.push((&route.group, Node::new(route.group.clone(), style)));
+                groups.push((group, Node::new(group, style)));
                 groups.len() - 1
             }
         };

@@ -2,7 +2,8 @@
 
 use crate::error::CliError;
 use crate::tree::{Node, Style};
-use limiter_core::manifest::{Manifest, ManifestLimit};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::LimitInfo;
 use limiter_core::{RateLimiter, Storage, Strategy};
 use std::time::Duration;
 
@@ -107,7 +108,7 @@ impl State {
 impl Store {
     /// The state of `limit` for `key`: `test` with cost 1 and the window's remaining amount,
     /// on the key the app writes (key prefix included where the app uses it).
-    pub async fn state(&self, limit: &ManifestLimit, key: &str) -> State {
+    pub async fn state(&self, limit: &LimitInfo, key: &str) -> State {
         let Ok(rate) = limit.rate_limit() else {
             return State::Dynamic;
         };
@@ -134,7 +135,7 @@ impl Store {
 
     /// Clears `limit`'s counter for `key`; `Ok(false)` for a dynamic limit, which cannot be
     /// named.
-    pub async fn clear(&self, limit: &ManifestLimit, key: &str) -> Result<bool, CliError> {
+    pub async fn clear(&self, limit: &LimitInfo, key: &str) -> Result<bool, CliError> {
         let rate = match limit.rate_limit() {
             Ok(rate) if !limit.dynamic => rate,
             _ => return Ok(false),

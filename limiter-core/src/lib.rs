@@ -10,6 +10,8 @@
 //!   driver takes minutes to build — enable it with `limiter-core = { features = ["mongodb"] }`),
 //!   each deciding a hit atomically in one step.
 //! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
+//! * [`model`]: an app's routes, limits and configuration as limiter-axum reports them and the
+//!   `limiter` CLI reads them (in JSON: `manifest`, with the feature `manifest`).
 //!
 //! ```
 //! use limiter_core::{parse_many, MemoryStorage, RateLimiter, Strategy};
@@ -30,6 +32,7 @@ pub mod clock;
 mod limiter;
 #[cfg(feature = "manifest")]
 pub mod manifest;
+pub mod model;
 pub mod notation;
 pub mod storage;
 mod strategy;
