@@ -1,7 +1,7 @@
 //! Choosing routes: all of them sorted by path, one endpoint, or those matching a request path
 //! (axum's `{param}` and `{*rest}` syntax, matched with `matchit` as axum does).
 
-use crate::cli::Filter;
+use crate::args::Filter;
 use crate::error::CliError;
 use limiter_core::manifest::Manifest;
 use limiter_core::model::{LimitInfo, RouteInfo};

@@ -152,3 +152,19 @@ impl Store {
         Ok(true)
     }
 }
+
+/// Warns that a `memory://` storage cannot show the app's counters.
+pub fn warn_if_memory(manifest: &Manifest) {
+    if manifest
+        .config
+        .storage_uri
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("memory:")
+    {
+        eprintln!(
+            "note: the app's storage is memory://, which lives inside the app process: the \
+             counters shown are this command's own, always full"
+        );
+    }
+}
