@@ -69,6 +69,12 @@ Examples:
   limiter --app target/debug/myapp clear --key 127.0.0.1 --endpoint fast -y
   limiter --app target/debug/myapp clear --key 10.0.0.7 --path /pm --method GET -y";
 
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  source <(limiter completions bash)
+  limiter completions zsh > ~/.zfunc/_limiter
+  limiter completions fish > ~/.config/fish/completions/limiter.fish";
+
 /// `limiter`: the command line.
 #[derive(Debug, Parser)]
 #[command(name = "limiter", version, about = ABOUT, long_about = LONG_ABOUT, after_help = MAIN_EXAMPLES)]
@@ -132,6 +138,17 @@ pub enum Command {
     /// Clear limits for a specific key.
     #[command(after_help = CLEAR_EXAMPLES)]
     Clear(ClearArgs),
+    /// Print the shell completion script of `limiter` (needs no app).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+}
+
+/// `limiter completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Which routes: `--endpoint`, or `--path` with an optional `--method`.

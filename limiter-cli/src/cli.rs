@@ -4,9 +4,13 @@ use crate::args::{Cli, Command};
 use crate::error::CliError;
 use crate::output::write_out;
 use crate::{app, clear, config, limits};
+use clap::CommandFactory;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Completions(args) = &cli.command {
+        return write_out(&completions(args.shell));
+    }
     let color = cli.color.enabled();
     let source = match (cli.source.manifest, cli.source.app) {
         (Some(file), _) => app::Source::Manifest(file),
@@ -21,5 +25,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             write_out(&text)
         }
         Command::Clear(args) => clear::run(&manifest, &args, color).await,
+        Command::Completions(args) => write_out(&completions(args.shell)),
     }
+}
+
+/// The completion script of `limiter` for `shell`.
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "limiter", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
 }

@@ -736,3 +736,48 @@ fn help_examples_run() {
     }
     assert!(ran >= 12, "{ran} examples");
 }
+
+/// `limiter completions bash` needs no app, and bash sources it: `limiter li<TAB>` completes to
+/// `limits`, `limiter limits --en<TAB>` to `--endpoint`.
+#[test]
+fn bash_completions_source_and_complete() {
+    let output = limiter().args(["completions", "bash"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let dir = scratch("completions");
+    let script = dir.join("limiter.bash");
+    std::fs::write(&script, &output.stdout).unwrap();
+    let complete = |words: &str| {
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -e; source '{}'; complete -p limiter; COMP_WORDS=({words}); \
+                 COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); COMP_LINE='{words}'; \
+                 COMP_POINT=${{#COMP_LINE}}; _limiter limiter \"${{COMP_WORDS[COMP_CWORD]}}\" \
+                 \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let top = complete("limiter li");
+    assert!(top.starts_with("complete "), "{top}");
+    assert!(top.contains("-F _limiter limiter"), "{top}");
+    assert!(top.lines().any(|line| line == "limits"), "{top}");
+    let options = complete("limiter limits --en");
+    assert!(
+        options.lines().any(|line| line == "--endpoint"),
+        "{options}"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let output = limiter().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}");
+        assert!(
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .contains("limiter"),
+            "{shell}"
+        );
+    }
+}
