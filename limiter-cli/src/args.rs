@@ -40,7 +40,8 @@ routes sorted by path, each `endpoint: path` with its default, blueprint and rou
 per-method limits end in `(METHOD)`, exempt routes show `Exempt`. The \"Meta Limits\" and
 \"Application Limits\" trees come first when there is no filter. With --key each limit line ends
 in `: Pass (R out of N remaining)`, `: Fail (R out of N remaining)` or `: Storage not available`
-(then the exit status is 3).
+(then the exit status is 3); an empty key shows `: Skipped (empty key, not limited)`, as the app
+does not limit requests whose key is empty.
 
 Examples:
   limiter --app target/debug/myapp limits

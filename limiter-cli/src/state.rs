@@ -84,6 +84,8 @@ pub enum State {
     Unavailable,
     /// The limit is computed per request: its counter cannot be named from here.
     Dynamic,
+    /// The key is empty: the app does not limit such requests.
+    Skipped,
 }
 
 impl State {
@@ -100,6 +102,10 @@ impl State {
             ),
             State::Unavailable => (": Storage not available".to_owned(), Style::Red),
             State::Dynamic => (": Unknown (dynamic limit)".to_owned(), Style::Plain),
+            State::Skipped => (
+                ": Skipped (empty key, not limited)".to_owned(),
+                Style::Plain,
+            ),
         };
         node.push_label(text, style);
     }

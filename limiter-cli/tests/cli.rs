@@ -781,3 +781,17 @@ fn bash_completions_source_and_complete() {
         );
     }
 }
+
+/// The app skips every limit for a request whose key is empty, so `--key ''` says so instead
+/// of showing a full window.
+#[test]
+fn empty_key_is_reported_as_skipped() {
+    let (code, stdout, _) = run(&fixture("quickstart.json"), &["limits", "--key", ""]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        "app\n├── fast: /fast\n│   ├── 2 per 1 minute: Skipped (empty key, not limited)\n\
+         │   └── 1 per 1 second: Skipped (empty key, not limited)\n├── ping: /ping\n│   └── Exempt\n\
+         └── slow: /slow\n    └── 1 per 1 day: Skipped (empty key, not limited)\n"
+    );
+}
