@@ -352,26 +352,28 @@ fn broken_apps_exit_1() {
 
 const QUICKSTART_CONFIG: &str = "\
 Limiter Config
-Setting               Variable                            Value
---------------------  ----------------------------------  ---------------------
-Enabled               RATELIMIT_ENABLED                   true
-Key function                                              get_remote_address
-Key prefix            RATELIMIT_KEY_PREFIX                ''
-Strategy              RATELIMIT_STRATEGY                  fixed-window
-Storage URI           RATELIMIT_STORAGE_URI               memory://
-Storage status                                            OK
-Default limits        RATELIMIT_DEFAULT                   (none)
-Application limits    RATELIMIT_APPLICATION               (none)
-Meta limits           RATELIMIT_META                      (none)
-In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK        (none)
-On storage error                                          fail-closed
-Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH      true
-Headers enabled       RATELIMIT_HEADERS_ENABLED           false
-Limit header          RATELIMIT_HEADER_LIMIT              X-RateLimit-Limit
-Remaining header      RATELIMIT_HEADER_REMAINING          X-RateLimit-Remaining
-Reset header          RATELIMIT_HEADER_RESET              X-RateLimit-Reset
-Retry-After header    RATELIMIT_HEADER_RETRY_AFTER        Retry-After
-Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE  delta-seconds
+Setting               Variable                              Value
+--------------------  ------------------------------------  ---------------------
+Enabled               RATELIMIT_ENABLED                     true
+Key function                                                get_remote_address
+Key prefix            RATELIMIT_KEY_PREFIX                  ''
+Strategy              RATELIMIT_STRATEGY                    fixed-window
+Storage URI           RATELIMIT_STORAGE_URI                 memory://
+Storage status                                              OK
+Default limits        RATELIMIT_DEFAULT                     (none)
+Application limits    RATELIMIT_APPLICATION                 (none)
+Meta limits           RATELIMIT_META                        (none)
+In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED  false
+Fallback limits                                             (none)
+Swallow errors        RATELIMIT_SWALLOW_ERRORS              false
+On storage error                                            fail-closed
+Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH        true
+Headers enabled       RATELIMIT_HEADERS_ENABLED             false
+Limit header                                                X-RateLimit-Limit
+Remaining header                                            X-RateLimit-Remaining
+Reset header                                                X-RateLimit-Reset
+Retry-After header                                          Retry-After
+Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE    delta-seconds
 ";
 
 #[test]
@@ -384,18 +386,39 @@ fn config_table() {
     assert_eq!(code, 0, "the storage's health is shown, not an exit status");
     assert!(!stdout.contains("s3cret"), "{stdout}");
     for line in [
-        "Key prefix            RATELIMIT_KEY_PREFIX                'pfx'",
-        "Strategy              RATELIMIT_STRATEGY                  moving-window",
-        "Storage URI           RATELIMIT_STORAGE_URI               redis://admin:***@localhost:6379/0",
-        "Default limits        RATELIMIT_DEFAULT                   200 per 1 day, 50 per 1 hour",
-        "Application limits    RATELIMIT_APPLICATION               1000 per 1 day",
-        "Meta limits           RATELIMIT_META                      2 per 1 hour",
-        "In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK        10 per 1 minute",
-        "On storage error                                          in-memory-fallback",
-        "Headers enabled       RATELIMIT_HEADERS_ENABLED           true",
+        "Key prefix            RATELIMIT_KEY_PREFIX                  'pfx'",
+        "Strategy              RATELIMIT_STRATEGY                    moving-window",
+        "Storage URI           RATELIMIT_STORAGE_URI                 redis://admin:***@localhost:6379/0",
+        "Default limits        RATELIMIT_DEFAULT                     200 per 1 day, 50 per 1 hour",
+        "Application limits    RATELIMIT_APPLICATION                 1000 per 1 day",
+        "Meta limits           RATELIMIT_META                        2 per 1 hour",
+        "In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED  true",
+        "Fallback limits                                             10 per 1 minute",
+        "Swallow errors        RATELIMIT_SWALLOW_ERRORS              false",
+        "On storage error                                            in-memory-fallback",
+        "Headers enabled       RATELIMIT_HEADERS_ENABLED             true",
     ] {
         assert!(stdout.lines().any(|l| l == line), "{line:?} in\n{stdout}");
     }
+}
+
+/// `limiter config` names exactly the variables the library reads (limiter-core's list, which
+/// `from_env` reads), each once.
+#[test]
+fn config_names_exactly_the_variables_the_library_reads() {
+    let (_, stdout, _) = run(&fixture("rich.json"), &["config"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let column = lines[1].find("Variable").unwrap();
+    let mut named: Vec<&str> = lines[3..]
+        .iter()
+        .filter_map(|line| line.get(column..))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|word| word.starts_with("RATELIMIT_"))
+        .collect();
+    named.sort_unstable();
+    let mut read = limiter_core::model::env::ALL.to_vec();
+    read.sort_unstable();
+    assert_eq!(named, read);
 }
 
 #[test]
@@ -444,7 +467,7 @@ fn unreachable_storage_exits_3() {
     assert!(stderr.contains("is not available"), "{stderr}");
     let (code, stdout, _) = run(&manifest, &["config"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("Storage status                                            Error: "));
+    assert!(stdout.contains("Storage status                                              Error: "));
 }
 
 #[test]

@@ -177,3 +177,22 @@ async fn configuration_from_ratelimit_variables() {
         .await;
     assert!(bad.is_err());
 }
+
+/// `from_env` reads exactly the variables of limiter-core's list, which `limiter config` shows.
+#[test]
+fn from_vars_reads_exactly_the_listed_variables() {
+    let asked = std::sync::Mutex::new(Vec::new());
+    let _ = Limiter::new(get_remote_address).from_vars(|name| {
+        asked.lock().unwrap().push(name.to_owned());
+        None
+    });
+    let mut asked = asked.into_inner().unwrap();
+    asked.sort_unstable();
+    asked.dedup();
+    let mut listed: Vec<String> = limiter_core::model::env::ALL
+        .iter()
+        .map(|name| name.to_string())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(asked, listed);
+}

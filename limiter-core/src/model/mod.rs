@@ -9,7 +9,8 @@
 //!   its [`ExemptionScope`].
 //! * [`LimitInfo`]: one limit line — its canonical string, [`LimitSource`], options, and the
 //!   parts of its storage key ([`LimitInfo::identifiers`]).
-//! * [`ConfigInfo`]: the limiter's configuration, with its [`HeaderNames`].
+//! * [`ConfigInfo`]: the limiter's configuration, with its [`HeaderNames`]; [`env`]: the
+//!   `RATELIMIT_*` variables it can come from.
 //!
 //! ```
 //! use limiter_core::model::{LimitInfo, LimitSource, RouteInfo};
@@ -25,6 +26,7 @@
 //! ```
 
 mod config;
+pub mod env;
 mod exemption;
 mod limit;
 mod route;
