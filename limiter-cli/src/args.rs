@@ -135,7 +135,7 @@ pub enum Command {
     Limits(LimitsArgs),
     /// View the limiter configuration.
     #[command(after_help = CONFIG_EXAMPLES)]
-    Config,
+    Config(ConfigArgs),
     /// Clear limits for a specific key.
     #[command(after_help = CLEAR_EXAMPLES)]
     Clear(ClearArgs),
@@ -178,6 +178,26 @@ pub struct LimitsArgs {
     /// Redraw every half second until Ctrl-C.
     #[arg(long)]
     pub watch: bool,
+    /// The output: text trees, or a JSON document (schema `limiter.limits`, version 1).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `limiter config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The output: a text table, or a JSON document (schema `limiter.config`, version 1).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Text,
+    /// JSON for programs: a versioned document, see the command's help.
+    Json,
 }
 
 /// `limiter clear`.

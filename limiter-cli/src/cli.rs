@@ -20,8 +20,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let manifest = app::load(&source).await?;
     match cli.command {
         Command::Limits(args) => limits::run(&manifest, &args, color).await,
-        Command::Config => {
-            let text = config::run(&manifest).await;
+        Command::Config(args) => {
+            let text = config::run(&manifest, args.format).await;
             write_out(&text)
         }
         Command::Clear(args) => clear::run(&manifest, &args, color).await,

@@ -1,5 +1,7 @@
 //! `limiter config`: the active configuration as a plain-text table.
 
+use crate::args::Format;
+use crate::json;
 use crate::state;
 use limiter_core::manifest::Manifest;
 use limiter_core::model::{env, LimitInfo};
@@ -127,11 +129,12 @@ pub fn table(title: &str, header: [&str; 3], rows: &[[String; 3]]) -> String {
     out
 }
 
-/// Runs `limiter config`: the table, whatever the storage's health (shown in it).
-pub async fn run(manifest: &Manifest) -> String {
-    table(
-        "Limiter Config",
-        ["Setting", "Variable", "Value"],
-        &rows(manifest).await,
-    )
+/// Runs `limiter config`: the table or the JSON document, whatever the storage's health (shown
+/// in it).
+pub async fn run(manifest: &Manifest, format: Format) -> String {
+    let rows = rows(manifest).await;
+    match format {
+        Format::Text => table("Limiter Config", ["Setting", "Variable", "Value"], &rows),
+        Format::Json => json::config_document(&rows),
+    }
 }

@@ -48,15 +48,19 @@ pub struct KeyState<'a> {
 }
 
 impl KeyState<'_> {
-    /// Appends the state of `limit` to its line.
-    pub async fn annotate(&self, node: &mut Node, limit: &LimitInfo) {
-        let state = match self.store {
+    /// The state of `limit` for the key.
+    pub async fn state(&self, limit: &LimitInfo) -> State {
+        match self.store {
             // The app skips every limit for an empty key: nothing is counted for it.
             _ if self.key.is_empty() => State::Skipped,
             Some(store) => store.state(limit, self.key).await,
             None => State::Unavailable,
-        };
-        state.annotate(node);
+        }
+    }
+
+    /// Appends the state of `limit` to its line.
+    pub async fn annotate(&self, node: &mut Node, limit: &LimitInfo) {
+        self.state(limit).await.annotate(node);
     }
 }
 

@@ -1,8 +1,9 @@
 //! `limiter limits`: the trees of routes and limits, optionally with one key's state, once or
 //! redrawn with `--watch`.
 
-use crate::args::LimitsArgs;
+use crate::args::{Format, LimitsArgs};
 use crate::error::CliError;
+use crate::json;
 use crate::limit_trees::{render, trees, KeyState};
 use crate::output::write_out;
 use crate::select::select;
@@ -29,7 +30,10 @@ pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<
             key,
             store: store.as_ref().and_then(|store| store.as_ref().ok()),
         });
-        let text = render(&trees(manifest, &selection, key.as_ref()).await, color);
+        let text = match args.format {
+            Format::Text => render(&trees(manifest, &selection, key.as_ref()).await, color),
+            Format::Json => json::limits_document(manifest, &selection, key.as_ref()).await,
+        };
         if !args.watch {
             write_out(&text)?;
             return match store {
@@ -37,7 +41,7 @@ pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<
                 _ => Ok(()),
             };
         }
-        if std::io::stdout().is_terminal() {
+        if std::io::stdout().is_terminal() && args.format == Format::Text {
             write_out(&format!("\x1b[H\x1b[2J{text}"))?;
         } else {
             write_out(&format!("{text}\n"))?;

@@ -11,6 +11,7 @@ mod clear;
 mod cli;
 mod config;
 mod error;
+mod json;
 mod limit_trees;
 mod limits;
 mod output;

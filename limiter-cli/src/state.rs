@@ -63,8 +63,10 @@ pub async fn connect(manifest: &Manifest) -> Result<Store, CliError> {
     })
 }
 
-/// One limit's state for one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One limit's state for one key (in JSON: `{"status": "pass", "remaining": R, "amount": N}`,
+/// `fail` likewise, or `{"status": "unavailable" | "dynamic" | "skipped"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
 pub enum State {
     /// One more request would pass.
     Pass {

@@ -818,3 +818,58 @@ fn empty_key_is_reported_as_skipped() {
          └── slow: /slow\n    └── 1 per 1 day: Skipped (empty key, not limited)\n"
     );
 }
+
+/// `--format json`: versioned documents a program can parse, with the same content as the text.
+#[test]
+fn json_documents_parse() {
+    let (code, stdout, _) = run(
+        &fixture("quickstart.json"),
+        &["limits", "--format", "json", "--key", "127.0.0.1"],
+    );
+    assert_eq!(code, 0);
+    let limits: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(limits["schema"], "limiter.limits");
+    assert_eq!(limits["version"], 1);
+    assert_eq!(limits["key"], "127.0.0.1");
+    let routes = limits["routes"].as_array().unwrap();
+    let endpoints: Vec<&str> = routes
+        .iter()
+        .map(|r| r["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, ["fast", "ping", "slow"]);
+    assert_eq!(routes[0]["group"], "app");
+    assert_eq!(routes[0]["limits"][0]["limit"], "2 per 1 minute");
+    assert_eq!(routes[0]["limits"][0]["source"], "route");
+    assert_eq!(
+        routes[0]["limits"][0]["state"],
+        serde_json::json!({"status": "pass", "remaining": 2, "amount": 2})
+    );
+    assert_eq!(routes[1]["exempt"], true);
+
+    let (_, stdout, _) = run(&fixture("quickstart.json"), &["limits", "--format", "json"]);
+    let plain: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plain["key"], serde_json::Value::Null);
+    assert_eq!(
+        plain["routes"][0]["limits"][0]["state"],
+        serde_json::Value::Null
+    );
+
+    let (code, stdout, _) = run(&fixture("rich.json"), &["config", "--format", "json"]);
+    assert_eq!(code, 0);
+    let config: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(config["schema"], "limiter.config");
+    assert_eq!(config["version"], 1);
+    let settings = config["settings"].as_array().unwrap();
+    let strategy = settings
+        .iter()
+        .find(|s| s["setting"] == "Strategy")
+        .unwrap();
+    assert_eq!(strategy["variable"], "RATELIMIT_STRATEGY");
+    assert_eq!(strategy["value"], "moving-window");
+    let key_function = settings
+        .iter()
+        .find(|s| s["setting"] == "Key function")
+        .unwrap();
+    assert_eq!(key_function["variable"], serde_json::Value::Null);
+    assert!(!stdout.contains("s3cret"));
+}
