@@ -29,7 +29,7 @@ impl std::fmt::Debug for Limiter {
 impl Limiter {
     /// The limiter's configuration, for `limiter config` and logs.
     pub fn config(&self) -> ConfigInfo {
-        ConfigInfo::of(&self.core)
+        crate::registry::config_info(&self.core)
     }
 
     /// Every route of the routers given to [`Router::with_limiter`](crate::Router::with_limiter),

@@ -3,29 +3,9 @@
 
 use axum::http::{HeaderName, StatusCode};
 
-/// The names of the rate-limit response headers (Flask-Limiter's `header_name_mapping`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderNames {
-    /// `X-RateLimit-Limit`.
-    pub limit: HeaderName,
-    /// `X-RateLimit-Remaining`.
-    pub remaining: HeaderName,
-    /// `X-RateLimit-Reset`.
-    pub reset: HeaderName,
-    /// `Retry-After`.
-    pub retry_after: HeaderName,
-}
-
-impl Default for HeaderNames {
-    fn default() -> Self {
-        HeaderNames {
-            limit: HeaderName::from_static("x-ratelimit-limit"),
-            remaining: HeaderName::from_static("x-ratelimit-remaining"),
-            reset: HeaderName::from_static("x-ratelimit-reset"),
-            retry_after: HeaderName::from_static("retry-after"),
-        }
-    }
-}
+/// The names of the rate-limit response headers (Flask-Limiter's `header_name_mapping`):
+/// limiter-core's [`HeaderNames`](limiter_core::model::HeaderNames) with typed names.
+pub type HeaderNames = limiter_core::model::HeaderNames<HeaderName>;
 
 /// The format of the `Retry-After` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

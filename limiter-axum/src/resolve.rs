@@ -7,7 +7,7 @@ use crate::decl::Limit;
 use crate::error::BuildError;
 use crate::exemption::ExemptionScope;
 use crate::limiter::Limiter;
-use crate::registry::{LimitInfo, LimitSource, RouteInfo};
+use crate::registry::{limit_infos, LimitInfo, LimitSource, RouteInfo};
 use axum::http::Method;
 use std::sync::Arc;
 
@@ -60,17 +60,8 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
     for blueprint in &route.ancestry {
         check(|| format!("router '{}'", blueprint.name), &blueprint.limits)?;
     }
-    let mut info = RouteInfo {
-        endpoint,
-        name: route.name.clone(),
-        blueprint: group,
-        path: route.path.clone(),
-        methods: Vec::new(),
-        limits: Vec::new(),
-        exemption: ExemptionScope::NONE,
-        exempt: false,
-        opt_out: true,
-    };
+    let mut info = RouteInfo::new(&route.name, group, &route.path, Vec::<String>::new());
+    info.opt_out = true;
     let Some(cell) = &route.cell else {
         return Ok(info);
     };
@@ -267,48 +258,4 @@ fn fallback_entries(core: &Core, route: &RouteRecord, endpoint: &str) -> Vec<Ent
             )
         })
         .collect()
-}
-
-/// The registry's lines for one entry of a route: one per limit value, and per method for
-/// per-method limits.
-fn limit_infos(entry: &Entry, route_methods: &[Method]) -> Vec<LimitInfo> {
-    let limit = &entry.limit;
-    let base = |text: String, rate, method: Option<String>| LimitInfo {
-        limit: text,
-        rate,
-        source: entry.source,
-        scope: entry.scope.to_string(),
-        method,
-        methods: limit
-            .methods
-            .as_ref()
-            .map(|m| m.iter().map(|m| m.as_str().to_owned()).collect()),
-        shared: limit.shared,
-        per_method: limit.per_method,
-        override_defaults: limit.override_defaults,
-        cost: limit.cost.is_none().then_some(limit.fixed_cost),
-        exempt_when: limit.exempt_when.is_some(),
-        deduct_when: limit.deduct_when.is_some(),
-        conditional: entry.kind == EntryKind::DefaultFallback,
-    };
-    let rates: Vec<(String, Option<limiter_core::RateLimit>)> = if limit.is_dynamic() {
-        vec![("<dynamic>".to_owned(), None)]
-    } else {
-        limit
-            .rate_limits()
-            .iter()
-            .map(|r| (r.to_string(), Some(*r)))
-            .collect()
-    };
-    let mut out = Vec::new();
-    for (text, rate) in rates {
-        if limit.per_method {
-            for method in route_methods {
-                out.push(base(text.clone(), rate, Some(method.as_str().to_owned())));
-            }
-        } else {
-            out.push(base(text, rate, None));
-        }
-    }
-    out
 }

@@ -1,18 +1,20 @@
 //! `limiter clear`: shows a key's limits, asks, clears them on the real storage, and prints
 //! what it cleared.
 
-use crate::cli::{write_out, ClearArgs};
+use crate::args::ClearArgs;
 use crate::error::CliError;
-use crate::limits::{self, global_trees, limit_node, route_node, KeyState};
+use crate::limit_trees::{global_trees, limit_node, render, route_node, KeyState};
+use crate::output::write_out;
 use crate::select::select;
 use crate::state::{self, Store};
 use crate::tree::{Node, Style};
-use limiter_core::manifest::{Manifest, ManifestLimit};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::LimitInfo;
 
 /// Runs `limiter clear`.
 pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(), CliError> {
     let selection = select(manifest, &args.filter)?;
-    limits::warn_if_memory(manifest);
+    state::warn_if_memory(manifest);
     let store = state::connect(manifest).await?;
     let key = args.key.as_str();
     if !args.yes {
@@ -26,10 +28,9 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
             global_trees(manifest, Some(&state)).await
         };
         for route in &selection.routes {
-            let label = format!("{}: {}", route.endpoint, route.path);
-            trees.push(route_node(label, route, &selection, Some(&state)).await);
+            trees.push(route_node(route, &selection, Some(&state)).await);
         }
-        let mut text = limits::render(&trees, color);
+        let mut text = render(&trees, color);
         text.push_str(&format!(
             "Proceed with resetting limits for key: {key}? [y/n] "
         ));
@@ -66,7 +67,7 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
         }
         seen.push(&route.endpoint);
         // Every route of this endpoint (an endpoint may serve several paths).
-        let limits: Vec<&ManifestLimit> = selection
+        let limits: Vec<&LimitInfo> = selection
             .routes
             .iter()
             .filter(|other| other.endpoint == route.endpoint)
@@ -77,14 +78,14 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
             clear_all(&store, limits.into_iter(), key, selection.method.is_some()).await?;
         trees.push(tree);
     }
-    write_out(&limits::render(&trees, color))
+    write_out(&render(&trees, color))
 }
 
 /// Clears each limit and returns its `… : Cleared` line. Per-method entries of one limit are
 /// all cleared but printed once (with their method only when `with_method`).
 async fn clear_all<'a>(
     store: &Store,
-    limits: impl Iterator<Item = &'a ManifestLimit>,
+    limits: impl Iterator<Item = &'a LimitInfo>,
     key: &str,
     with_method: bool,
 ) -> Result<Vec<Node>, CliError> {

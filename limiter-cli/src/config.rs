@@ -1,9 +1,12 @@
 //! `limiter config`: the active configuration as a plain-text table.
 
+use crate::args::Format;
+use crate::json;
 use crate::state;
-use limiter_core::manifest::{Manifest, ManifestLimit};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::{env, LimitInfo};
 
-fn limits(limits: &[ManifestLimit]) -> String {
+fn limits(limits: &[LimitInfo]) -> String {
     list(limits.iter().map(|limit| match &limit.method {
         Some(method) => format!("{} ({method})", limit.limit),
         None => limit.limit.clone(),
@@ -33,71 +36,62 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
         [setting.to_owned(), variable.to_owned(), value]
     };
     let names = &config.header_names;
+    let fallback = config.failure_mode == "in-memory-fallback";
     vec![
-        row("Enabled", "RATELIMIT_ENABLED", config.enabled.to_string()),
-        row("Key function", "", config.key_function.clone()),
+        row("Enabled", env::ENABLED, config.enabled.to_string()),
+        row("Key function", "", config.key_func.clone()),
         row(
             "Key prefix",
-            "RATELIMIT_KEY_PREFIX",
+            env::KEY_PREFIX,
             format!("'{}'", config.key_prefix),
         ),
-        row("Strategy", "RATELIMIT_STRATEGY", config.strategy.clone()),
-        row(
-            "Storage URI",
-            "RATELIMIT_STORAGE_URI",
-            state::shown_uri(manifest),
-        ),
+        row("Strategy", env::STRATEGY, config.strategy.clone()),
+        row("Storage URI", env::STORAGE_URI, state::shown_uri(manifest)),
         row("Storage status", "", status),
         row(
             "Default limits",
-            "RATELIMIT_DEFAULT",
+            env::DEFAULT,
             list(config.default_limits.iter().cloned()),
         ),
         row(
             "Application limits",
-            "RATELIMIT_APPLICATION",
+            env::APPLICATION,
             limits(&config.application_limits),
         ),
-        row("Meta limits", "RATELIMIT_META", limits(&config.meta_limits)),
+        row("Meta limits", env::META, limits(&config.meta_limits)),
         row(
             "In-memory fallback",
-            "RATELIMIT_IN_MEMORY_FALLBACK",
+            env::IN_MEMORY_FALLBACK_ENABLED,
+            fallback.to_string(),
+        ),
+        row(
+            "Fallback limits",
+            "",
             list(config.in_memory_fallback.iter().cloned()),
         ),
-        row("On storage error", "", config.on_storage_error.clone()),
+        row(
+            "Swallow errors",
+            env::SWALLOW_ERRORS,
+            (config.failure_mode == "fail-open").to_string(),
+        ),
+        row("On storage error", "", config.failure_mode.clone()),
         row(
             "Fail on first breach",
-            "RATELIMIT_FAIL_ON_FIRST_BREACH",
+            env::FAIL_ON_FIRST_BREACH,
             config.fail_on_first_breach.to_string(),
         ),
         row(
             "Headers enabled",
-            "RATELIMIT_HEADERS_ENABLED",
+            env::HEADERS_ENABLED,
             config.headers_enabled.to_string(),
         ),
-        row(
-            "Limit header",
-            "RATELIMIT_HEADER_LIMIT",
-            names.limit.clone(),
-        ),
-        row(
-            "Remaining header",
-            "RATELIMIT_HEADER_REMAINING",
-            names.remaining.clone(),
-        ),
-        row(
-            "Reset header",
-            "RATELIMIT_HEADER_RESET",
-            names.reset.clone(),
-        ),
-        row(
-            "Retry-After header",
-            "RATELIMIT_HEADER_RETRY_AFTER",
-            names.retry_after.clone(),
-        ),
+        row("Limit header", "", names.limit.clone()),
+        row("Remaining header", "", names.remaining.clone()),
+        row("Reset header", "", names.reset.clone()),
+        row("Retry-After header", "", names.retry_after.clone()),
         row(
             "Retry-After value",
-            "RATELIMIT_HEADER_RETRY_AFTER_VALUE",
+            env::HEADER_RETRY_AFTER_VALUE,
             config.retry_after.clone(),
         ),
     ]
@@ -135,11 +129,12 @@ pub fn table(title: &str, header: [&str; 3], rows: &[[String; 3]]) -> String {
     out
 }
 
-/// Runs `limiter config`: the table, whatever the storage's health (shown in it).
-pub async fn run(manifest: &Manifest) -> String {
-    table(
-        "Limiter Config",
-        ["Setting", "Variable", "Value"],
-        &rows(manifest).await,
-    )
+/// Runs `limiter config`: the table or the JSON document, whatever the storage's health (shown
+/// in it).
+pub async fn run(manifest: &Manifest, format: Format) -> String {
+    let rows = rows(manifest).await;
+    match format {
+        Format::Text => table("Limiter Config", ["Setting", "Variable", "Value"], &rows),
+        Format::Json => json::config_document(&rows),
+    }
 }

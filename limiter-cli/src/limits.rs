@@ -1,178 +1,26 @@
-//! `limiter limits`: the trees of routes and limits, optionally with one key's state.
+//! `limiter limits`: the trees of routes and limits, optionally with one key's state, once or
+//! redrawn with `--watch`.
 
-use crate::cli::{write_out, LimitsArgs};
+use crate::args::{Format, LimitsArgs};
 use crate::error::CliError;
-use crate::select::{select, Selection};
-use crate::state::{self, State, Store};
-use crate::tree::{Node, Style};
-use limiter_core::manifest::{LimitSource, Manifest, ManifestLimit, ManifestRoute};
+use crate::json;
+use crate::limit_trees::{render, trees, KeyState};
+use crate::output::write_out;
+use crate::select::select;
+use crate::state;
+use limiter_core::manifest::Manifest;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 /// How often `--watch` redraws.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// The style of a limit line: blueprint bold red, route yellow, default magenta (§5.1).
-fn limit_style(source: LimitSource) -> Style {
-    match source {
-        LimitSource::Blueprint => Style::BoldRed,
-        LimitSource::Route => Style::Yellow,
-        LimitSource::Default => Style::Magenta,
-        _ => Style::Plain,
-    }
-}
-
-/// A limit line: `2 per 1 minute`, `3 per 1 minute (GET)`,
-/// `1 per 1 second {deduct_when: f, exempt_when: g}`.
-pub fn limit_node(limit: &ManifestLimit, with_method: bool) -> Node {
-    let mut text = limit.limit.clone();
-    if let (Some(method), true) = (&limit.method, with_method) {
-        text.push_str(&format!(" ({method})"));
-    }
-    let mut options = Vec::new();
-    if let Some(deduct_when) = &limit.deduct_when {
-        options.push(format!("deduct_when: {deduct_when}"));
-    }
-    if let Some(exempt_when) = &limit.exempt_when {
-        options.push(format!("exempt_when: {exempt_when}"));
-    }
-    if !options.is_empty() {
-        text.push_str(&format!(" {{{}}}", options.join(", ")));
-    }
-    Node::new(text, limit_style(limit.source))
-}
-
-/// The state of one key, if `--key` was given: the key and the storage (or why it is not
-/// available).
-pub struct KeyState<'a> {
-    /// The client key.
-    pub key: &'a str,
-    /// The opened storage, `None` when it is not available.
-    pub store: Option<&'a Store>,
-}
-
-impl KeyState<'_> {
-    /// Appends the state of `limit` to its line.
-    pub async fn annotate(&self, node: &mut Node, limit: &ManifestLimit) {
-        let state = match self.store {
-            Some(store) => store.state(limit, self.key).await,
-            None => State::Unavailable,
-        };
-        state.annotate(node);
-    }
-}
-
-async fn limit_nodes<'a>(
-    limits: impl IntoIterator<Item = &'a ManifestLimit>,
-    key: Option<&KeyState<'_>>,
-) -> Vec<Node> {
-    let mut nodes = Vec::new();
-    for limit in limits {
-        let mut node = limit_node(limit, true);
-        if let Some(key) = key {
-            key.annotate(&mut node, limit).await;
-        }
-        nodes.push(node);
-    }
-    nodes
-}
-
-/// The route node `endpoint: path` with its limit lines, or `Exempt`.
-pub async fn route_node(
-    label: String,
-    route: &ManifestRoute,
-    selection: &Selection<'_>,
-    key: Option<&KeyState<'_>>,
-) -> Node {
-    let limits = selection.limits(route);
-    let mut node = Node::new(label, Style::Plain);
-    if limits.is_empty() {
-        if route.exempt {
-            node.children.push(Node::new("Exempt", Style::BoldRed));
-        }
-    } else {
-        node.children = limit_nodes(limits, key).await;
-    }
-    node
-}
-
-/// The "Meta Limits" and "Application Limits" trees (shown when either kind exists).
-pub async fn global_trees(manifest: &Manifest, key: Option<&KeyState<'_>>) -> Vec<Node> {
-    let config = &manifest.config;
-    if config.meta_limits.is_empty() && config.application_limits.is_empty() {
-        return Vec::new();
-    }
-    let mut meta = Node::new("Meta Limits", Style::Gold);
-    meta.children = limit_nodes(&config.meta_limits, key).await;
-    let mut application = Node::new("Application Limits", Style::Gold);
-    application.children = limit_nodes(&config.application_limits, key).await;
-    vec![meta, application]
-}
-
-/// Every tree `limiter limits` prints, in order.
-pub async fn trees(
-    manifest: &Manifest,
-    selection: &Selection<'_>,
-    key: Option<&KeyState<'_>>,
-) -> Vec<Node> {
-    let mut trees = if selection.filtered {
-        Vec::new()
-    } else {
-        global_trees(manifest, key).await
-    };
-    let mut groups: Vec<(&str, Node)> = Vec::new();
-    for route in &selection.routes {
-        let label = format!("{}: {}", route.endpoint, route.path);
-        let node = route_node(label, route, selection, key).await;
-        let index = match groups.iter().position(|(name, _)| *name == route.group) {
-            Some(index) => index,
-            None => {
-                let style = if route.group == manifest.app {
-                    Style::Gold
-                } else {
-                    Style::Blue
-                };
-                groups.push((&route.group, Node::new(route.group.clone(), style)));
-                groups.len() - 1
-            }
-        };
-        groups[index].1.children.push(node);
-    }
-    trees.extend(groups.into_iter().map(|(_, node)| node));
-    trees
-}
-
-/// Draws trees one after the other.
-pub fn render(trees: &[Node], color: bool) -> String {
-    let mut out = String::new();
-    for tree in trees {
-        tree.render(color, &mut out);
-    }
-    out
-}
-
-/// Warns that a `memory://` storage cannot show the app's counters.
-pub fn warn_if_memory(manifest: &Manifest) {
-    if manifest
-        .config
-        .storage_uri
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("memory:")
-    {
-        eprintln!(
-            "note: the app's storage is memory://, which lives inside the app process: the \
-             counters shown are this command's own, always full"
-        );
-    }
-}
-
 /// Runs `limiter limits`.
 pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<(), CliError> {
     let selection = select(manifest, &args.filter)?;
     let mut store = match &args.key {
         Some(_) => {
-            warn_if_memory(manifest);
+            state::warn_if_memory(manifest);
             Some(state::connect(manifest).await)
         }
         None => None,
@@ -182,7 +30,10 @@ pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<
             key,
             store: store.as_ref().and_then(|store| store.as_ref().ok()),
         });
-        let text = render(&trees(manifest, &selection, key.as_ref()).await, color);
+        let text = match args.format {
+            Format::Text => render(&trees(manifest, &selection, key.as_ref()).await, color),
+            Format::Json => json::limits_document(manifest, &selection, key.as_ref()).await,
+        };
         if !args.watch {
             write_out(&text)?;
             return match store {
@@ -190,7 +41,7 @@ pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<
                 _ => Ok(()),
             };
         }
-        if std::io::stdout().is_terminal() {
+        if std::io::stdout().is_terminal() && args.format == Format::Text {
             write_out(&format!("\x1b[H\x1b[2J{text}"))?;
         } else {
             write_out(&format!("{text}\n"))?;

@@ -6,11 +6,15 @@
 //! real storage.
 
 mod app;
+mod args;
 mod clear;
 mod cli;
 mod config;
 mod error;
+mod json;
+mod limit_trees;
 mod limits;
+mod output;
 mod select;
 mod state;
 mod tree;
@@ -20,7 +24,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = args::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,15 +1,16 @@
 //! Choosing routes: all of them sorted by path, one endpoint, or those matching a request path
 //! (axum's `{param}` and `{*rest}` syntax, matched with `matchit` as axum does).
 
-use crate::cli::Filter;
+use crate::args::Filter;
 use crate::error::CliError;
-use limiter_core::manifest::{Manifest, ManifestLimit, ManifestRoute};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::{LimitInfo, RouteInfo};
 
 /// The routes a command works on.
 #[derive(Debug)]
 pub struct Selection<'m> {
     /// The routes, sorted by path (stable: manifest order among equal paths).
-    pub routes: Vec<&'m ManifestRoute>,
+    pub routes: Vec<&'m RouteInfo>,
     /// Whether `--endpoint` or `--path` narrowed the choice (then the application and meta
     /// limits are left out).
     pub filtered: bool,
@@ -20,7 +21,7 @@ pub struct Selection<'m> {
 impl Selection<'_> {
     /// The limits of `route` to show: all, or with `--method` only those for that method (and
     /// those not per method).
-    pub fn limits<'r>(&self, route: &'r ManifestRoute) -> Vec<&'r ManifestLimit> {
+    pub fn limits<'r>(&self, route: &'r RouteInfo) -> Vec<&'r LimitInfo> {
         route
             .limits
             .iter()
@@ -34,7 +35,7 @@ impl Selection<'_> {
 
 /// Applies `--endpoint`, `--path` and `--method`.
 pub fn select<'m>(manifest: &'m Manifest, filter: &Filter) -> Result<Selection<'m>, CliError> {
-    let mut routes: Vec<&ManifestRoute> = manifest.routes.iter().collect();
+    let mut routes: Vec<&RouteInfo> = manifest.routes.iter().collect();
     routes.sort_by(|a, b| a.path.cmp(&b.path));
     let method = filter.method.as_ref().map(|m| m.to_ascii_uppercase());
     if let Some(endpoint) = &filter.endpoint {

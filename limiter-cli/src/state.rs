@@ -2,7 +2,8 @@
 
 use crate::error::CliError;
 use crate::tree::{Node, Style};
-use limiter_core::manifest::{Manifest, ManifestLimit};
+use limiter_core::manifest::Manifest;
+use limiter_core::model::LimitInfo;
 use limiter_core::{RateLimiter, Storage, Strategy};
 use std::time::Duration;
 
@@ -62,8 +63,10 @@ pub async fn connect(manifest: &Manifest) -> Result<Store, CliError> {
     })
 }
 
-/// One limit's state for one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One limit's state for one key (in JSON: `{"status": "pass", "remaining": R, "amount": N}`,
+/// `fail` likewise, or `{"status": "unavailable" | "dynamic" | "skipped"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
 pub enum State {
     /// One more request would pass.
     Pass {
@@ -83,6 +86,8 @@ pub enum State {
     Unavailable,
     /// The limit is computed per request: its counter cannot be named from here.
     Dynamic,
+    /// The key is empty: the app does not limit such requests.
+    Skipped,
 }
 
 impl State {
@@ -99,6 +104,10 @@ impl State {
             ),
             State::Unavailable => (": Storage not available".to_owned(), Style::Red),
             State::Dynamic => (": Unknown (dynamic limit)".to_owned(), Style::Plain),
+            State::Skipped => (
+                ": Skipped (empty key, not limited)".to_owned(),
+                Style::Plain,
+            ),
         };
         node.push_label(text, style);
     }
@@ -107,7 +116,7 @@ impl State {
 impl Store {
     /// The state of `limit` for `key`: `test` with cost 1 and the window's remaining amount,
     /// on the key the app writes (key prefix included where the app uses it).
-    pub async fn state(&self, limit: &ManifestLimit, key: &str) -> State {
+    pub async fn state(&self, limit: &LimitInfo, key: &str) -> State {
         let Ok(rate) = limit.rate_limit() else {
             return State::Dynamic;
         };
@@ -134,7 +143,7 @@ impl Store {
 
     /// Clears `limit`'s counter for `key`; `Ok(false)` for a dynamic limit, which cannot be
     /// named.
-    pub async fn clear(&self, limit: &ManifestLimit, key: &str) -> Result<bool, CliError> {
+    pub async fn clear(&self, limit: &LimitInfo, key: &str) -> Result<bool, CliError> {
         let rate = match limit.rate_limit() {
             Ok(rate) if !limit.dynamic => rate,
             _ => return Ok(false),
@@ -149,5 +158,21 @@ impl Store {
                 reason: error.to_string(),
             })?;
         Ok(true)
+    }
+}
+
+/// Warns that a `memory://` storage cannot show the app's counters.
+pub fn warn_if_memory(manifest: &Manifest) {
+    if manifest
+        .config
+        .storage_uri
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("memory:")
+    {
+        eprintln!(
+            "note: the app's storage is memory://, which lives inside the app process: the \
+             counters shown are this command's own, always full"
+        );
     }
 }

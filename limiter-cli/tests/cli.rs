@@ -352,26 +352,28 @@ fn broken_apps_exit_1() {
 
 const QUICKSTART_CONFIG: &str = "\
 Limiter Config
-Setting               Variable                            Value
---------------------  ----------------------------------  ---------------------
-Enabled               RATELIMIT_ENABLED                   true
-Key function                                              get_remote_address
-Key prefix            RATELIMIT_KEY_PREFIX                ''
-Strategy              RATELIMIT_STRATEGY                  fixed-window
-Storage URI           RATELIMIT_STORAGE_URI               memory://
-Storage status                                            OK
-Default limits        RATELIMIT_DEFAULT                   (none)
-Application limits    RATELIMIT_APPLICATION               (none)
-Meta limits           RATELIMIT_META                      (none)
-In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK        (none)
-On storage error                                          fail-closed
-Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH      true
-Headers enabled       RATELIMIT_HEADERS_ENABLED           false
-Limit header          RATELIMIT_HEADER_LIMIT              X-RateLimit-Limit
-Remaining header      RATELIMIT_HEADER_REMAINING          X-RateLimit-Remaining
-Reset header          RATELIMIT_HEADER_RESET              X-RateLimit-Reset
-Retry-After header    RATELIMIT_HEADER_RETRY_AFTER        Retry-After
-Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE  delta-seconds
+Setting               Variable                              Value
+--------------------  ------------------------------------  ---------------------
+Enabled               RATELIMIT_ENABLED                     true
+Key function                                                get_remote_address
+Key prefix            RATELIMIT_KEY_PREFIX                  ''
+Strategy              RATELIMIT_STRATEGY                    fixed-window
+Storage URI           RATELIMIT_STORAGE_URI                 memory://
+Storage status                                              OK
+Default limits        RATELIMIT_DEFAULT                     (none)
+Application limits    RATELIMIT_APPLICATION                 (none)
+Meta limits           RATELIMIT_META                        (none)
+In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED  false
+Fallback limits                                             (none)
+Swallow errors        RATELIMIT_SWALLOW_ERRORS              false
+On storage error                                            fail-closed
+Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH        true
+Headers enabled       RATELIMIT_HEADERS_ENABLED             false
+Limit header                                                X-RateLimit-Limit
+Remaining header                                            X-RateLimit-Remaining
+Reset header                                                X-RateLimit-Reset
+Retry-After header                                          Retry-After
+Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE    delta-seconds
 ";
 
 #[test]
@@ -384,18 +386,39 @@ fn config_table() {
     assert_eq!(code, 0, "the storage's health is shown, not an exit status");
     assert!(!stdout.contains("s3cret"), "{stdout}");
     for line in [
-        "Key prefix            RATELIMIT_KEY_PREFIX                'pfx'",
-        "Strategy              RATELIMIT_STRATEGY                  moving-window",
-        "Storage URI           RATELIMIT_STORAGE_URI               redis://admin:***@localhost:6379/0",
-        "Default limits        RATELIMIT_DEFAULT                   200 per 1 day, 50 per 1 hour",
-        "Application limits    RATELIMIT_APPLICATION               1000 per 1 day",
-        "Meta limits           RATELIMIT_META                      2 per 1 hour",
-        "In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK        10 per 1 minute",
-        "On storage error                                          in-memory-fallback",
-        "Headers enabled       RATELIMIT_HEADERS_ENABLED           true",
+        "Key prefix            RATELIMIT_KEY_PREFIX                  'pfx'",
+        "Strategy              RATELIMIT_STRATEGY                    moving-window",
+        "Storage URI           RATELIMIT_STORAGE_URI                 redis://admin:***@localhost:6379/0",
+        "Default limits        RATELIMIT_DEFAULT                     200 per 1 day, 50 per 1 hour",
+        "Application limits    RATELIMIT_APPLICATION                 1000 per 1 day",
+        "Meta limits           RATELIMIT_META                        2 per 1 hour",
+        "In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED  true",
+        "Fallback limits                                             10 per 1 minute",
+        "Swallow errors        RATELIMIT_SWALLOW_ERRORS              false",
+        "On storage error                                            in-memory-fallback",
+        "Headers enabled       RATELIMIT_HEADERS_ENABLED             true",
     ] {
         assert!(stdout.lines().any(|l| l == line), "{line:?} in\n{stdout}");
     }
+}
+
+/// `limiter config` names exactly the variables the library reads (limiter-core's list, which
+/// `from_env` reads), each once.
+#[test]
+fn config_names_exactly_the_variables_the_library_reads() {
+    let (_, stdout, _) = run(&fixture("rich.json"), &["config"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let column = lines[1].find("Variable").unwrap();
+    let mut named: Vec<&str> = lines[3..]
+        .iter()
+        .filter_map(|line| line.get(column..))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|word| word.starts_with("RATELIMIT_"))
+        .collect();
+    named.sort_unstable();
+    let mut read = limiter_core::model::env::ALL.to_vec();
+    read.sort_unstable();
+    assert_eq!(named, read);
 }
 
 #[test]
@@ -444,7 +467,7 @@ fn unreachable_storage_exits_3() {
     assert!(stderr.contains("is not available"), "{stderr}");
     let (code, stdout, _) = run(&manifest, &["config"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("Storage status                                            Error: "));
+    assert!(stdout.contains("Storage status                                              Error: "));
 }
 
 #[test]
@@ -735,4 +758,118 @@ fn help_examples_run() {
         }
     }
     assert!(ran >= 12, "{ran} examples");
+}
+
+/// `limiter completions bash` needs no app, and bash sources it: `limiter li<TAB>` completes to
+/// `limits`, `limiter limits --en<TAB>` to `--endpoint`.
+#[test]
+fn bash_completions_source_and_complete() {
+    let output = limiter().args(["completions", "bash"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let dir = scratch("completions");
+    let script = dir.join("limiter.bash");
+    std::fs::write(&script, &output.stdout).unwrap();
+    let complete = |words: &str| {
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -e; source '{}'; complete -p limiter; COMP_WORDS=({words}); \
+                 COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); COMP_LINE='{words}'; \
+                 COMP_POINT=${{#COMP_LINE}}; _limiter limiter \"${{COMP_WORDS[COMP_CWORD]}}\" \
+                 \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let top = complete("limiter li");
+    assert!(top.starts_with("complete "), "{top}");
+    assert!(top.contains("-F _limiter limiter"), "{top}");
+    assert!(top.lines().any(|line| line == "limits"), "{top}");
+    let options = complete("limiter limits --en");
+    assert!(
+        options.lines().any(|line| line == "--endpoint"),
+        "{options}"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let output = limiter().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}");
+        assert!(
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .contains("limiter"),
+            "{shell}"
+        );
+    }
+}
+
+/// The app skips every limit for a request whose key is empty, so `--key ''` says so instead
+/// of showing a full window.
+#[test]
+fn empty_key_is_reported_as_skipped() {
+    let (code, stdout, _) = run(&fixture("quickstart.json"), &["limits", "--key", ""]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        "app\n├── fast: /fast\n│   ├── 2 per 1 minute: Skipped (empty key, not limited)\n\
+         │   └── 1 per 1 second: Skipped (empty key, not limited)\n├── ping: /ping\n│   └── Exempt\n\
+         └── slow: /slow\n    └── 1 per 1 day: Skipped (empty key, not limited)\n"
+    );
+}
+
+/// `--format json`: versioned documents a program can parse, with the same content as the text.
+#[test]
+fn json_documents_parse() {
+    let (code, stdout, _) = run(
+        &fixture("quickstart.json"),
+        &["limits", "--format", "json", "--key", "127.0.0.1"],
+    );
+    assert_eq!(code, 0);
+    let limits: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(limits["schema"], "limiter.limits");
+    assert_eq!(limits["version"], 1);
+    assert_eq!(limits["key"], "127.0.0.1");
+    let routes = limits["routes"].as_array().unwrap();
+    let endpoints: Vec<&str> = routes
+        .iter()
+        .map(|r| r["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, ["fast", "ping", "slow"]);
+    assert_eq!(routes[0]["group"], "app");
+    assert_eq!(routes[0]["limits"][0]["limit"], "2 per 1 minute");
+    assert_eq!(routes[0]["limits"][0]["source"], "route");
+    assert_eq!(
+        routes[0]["limits"][0]["state"],
+        serde_json::json!({"status": "pass", "remaining": 2, "amount": 2})
+    );
+    assert_eq!(routes[1]["exempt"], true);
+
+    let (_, stdout, _) = run(&fixture("quickstart.json"), &["limits", "--format", "json"]);
+    let plain: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plain["key"], serde_json::Value::Null);
+    assert_eq!(
+        plain["routes"][0]["limits"][0]["state"],
+        serde_json::Value::Null
+    );
+
+    let (code, stdout, _) = run(&fixture("rich.json"), &["config", "--format", "json"]);
+    assert_eq!(code, 0);
+    let config: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(config["schema"], "limiter.config");
+    assert_eq!(config["version"], 1);
+    let settings = config["settings"].as_array().unwrap();
+    let strategy = settings
+        .iter()
+        .find(|s| s["setting"] == "Strategy")
+        .unwrap();
+    assert_eq!(strategy["variable"], "RATELIMIT_STRATEGY");
+    assert_eq!(strategy["value"], "moving-window");
+    let key_function = settings
+        .iter()
+        .find(|s| s["setting"] == "Key function")
+        .unwrap();
+    assert_eq!(key_function["variable"], serde_json::Value::Null);
+    assert!(!stdout.contains("s3cret"));
 }

@@ -11,6 +11,8 @@
 //!   MongoDB with `mongodb`; e.g. `limiter-core = { features = ["redis", "tls"] }`),
 //!   each deciding a hit atomically in one step; its docs say how to add a backend.
 //! * [`RateLimiter`]: a strategy applied to a storage — `hit`, `test`, `window_stats`, `clear`.
+//! * [`model`]: an app's routes, limits and configuration as limiter-axum reports them and the
+//!   `limiter` CLI reads them (in JSON: `manifest`, with the feature `manifest`).
 //!
 //! ```
 //! use limiter_core::{parse_many, MemoryStorage, RateLimiter, Strategy};
@@ -32,6 +34,7 @@ pub mod clock;
 mod limiter;
 #[cfg(feature = "manifest")]
 pub mod manifest;
+pub mod model;
 pub mod notation;
 pub mod storage;
 pub mod strategy;

@@ -11,20 +11,7 @@ use std::time::Duration;
 
 /// The `RATELIMIT_*` variables the app reads (`LimiterBuilder::from_env`): removed so that the
 /// caller's environment cannot change what the app prints.
-const APP_VARIABLES: [&str; 12] = [
-    "RATELIMIT_ENABLED",
-    "RATELIMIT_DEFAULT",
-    "RATELIMIT_APPLICATION",
-    "RATELIMIT_META",
-    "RATELIMIT_STORAGE_URI",
-    "RATELIMIT_STRATEGY",
-    "RATELIMIT_HEADERS_ENABLED",
-    "RATELIMIT_KEY_PREFIX",
-    "RATELIMIT_SWALLOW_ERRORS",
-    "RATELIMIT_FAIL_ON_FIRST_BREACH",
-    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED",
-    "RATELIMIT_HEADER_RETRY_AFTER_VALUE",
-];
+const APP_VARIABLES: [&str; 12] = limiter_core::model::env::ALL;
 
 fn blueprints_binary() -> PathBuf {
     cargo_binary("blueprints")
@@ -191,26 +178,28 @@ fn limits_filtered_by_path_and_method() {
 
 const CONFIG: &str = "\
 Limiter Config
-Setting               Variable                            Value
---------------------  ----------------------------------  ----------------------------
-Enabled               RATELIMIT_ENABLED                   true
-Key function                                              get_remote_address
-Key prefix            RATELIMIT_KEY_PREFIX                ''
-Strategy              RATELIMIT_STRATEGY                  fixed-window
-Storage URI           RATELIMIT_STORAGE_URI               memory://
-Storage status                                            OK
-Default limits        RATELIMIT_DEFAULT                   200 per 1 day, 50 per 1 hour
-Application limits    RATELIMIT_APPLICATION               1000 per 1 day
-Meta limits           RATELIMIT_META                      2 per 1 hour
-In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK        (none)
-On storage error                                          fail-closed (500)
-Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH      true
-Headers enabled       RATELIMIT_HEADERS_ENABLED           true
-Limit header          RATELIMIT_HEADER_LIMIT              x-ratelimit-limit
-Remaining header      RATELIMIT_HEADER_REMAINING          x-ratelimit-remaining
-Reset header          RATELIMIT_HEADER_RESET              x-ratelimit-reset
-Retry-After header    RATELIMIT_HEADER_RETRY_AFTER        retry-after
-Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE  delta-seconds
+Setting               Variable                              Value
+--------------------  ------------------------------------  ----------------------------
+Enabled               RATELIMIT_ENABLED                     true
+Key function                                                get_remote_address
+Key prefix            RATELIMIT_KEY_PREFIX                  ''
+Strategy              RATELIMIT_STRATEGY                    fixed-window
+Storage URI           RATELIMIT_STORAGE_URI                 memory://
+Storage status                                              OK
+Default limits        RATELIMIT_DEFAULT                     200 per 1 day, 50 per 1 hour
+Application limits    RATELIMIT_APPLICATION                 1000 per 1 day
+Meta limits           RATELIMIT_META                        2 per 1 hour
+In-memory fallback    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED  false
+Fallback limits                                             (none)
+Swallow errors        RATELIMIT_SWALLOW_ERRORS              false
+On storage error                                            fail-closed (500)
+Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH        true
+Headers enabled       RATELIMIT_HEADERS_ENABLED             true
+Limit header                                                x-ratelimit-limit
+Remaining header                                            x-ratelimit-remaining
+Reset header                                                x-ratelimit-reset
+Retry-After header                                          retry-after
+Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE    delta-seconds
 ";
 
 #[test]
@@ -237,12 +226,12 @@ fn config_follows_the_apps_environment() {
         stdout,
         CONFIG
             .replace(
-                "Key prefix            RATELIMIT_KEY_PREFIX                ''",
-                "Key prefix            RATELIMIT_KEY_PREFIX                'tenant-a'"
+                "Key prefix            RATELIMIT_KEY_PREFIX                  ''",
+                "Key prefix            RATELIMIT_KEY_PREFIX                  'tenant-a'"
             )
             .replace(
-                "RATELIMIT_STRATEGY                  fixed-window",
-                "RATELIMIT_STRATEGY                  moving-window"
+                "RATELIMIT_STRATEGY                    fixed-window",
+                "RATELIMIT_STRATEGY                    moving-window"
             )
     );
 }

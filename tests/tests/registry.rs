@@ -126,12 +126,21 @@ async fn routes_and_config_for_the_cli() {
     assert_eq!(config.strategy, "moving-window");
     assert_eq!(config.storage_uri, "memory://");
     assert_eq!(config.default_limits, ["2 per 1 minute", "1 per 1 second"]);
-    assert_eq!(config.application_limits, ["1000 per 1 day"]);
+    let application: Vec<(&str, LimitSource, &str, bool)> = config
+        .application_limits
+        .iter()
+        .map(|l| (l.limit.as_str(), l.source, l.scope.as_str(), l.shared))
+        .collect();
+    assert_eq!(
+        application,
+        [("1000 per 1 day", LimitSource::Application, "global", true)]
+    );
     assert!(config.headers_enabled);
     assert_eq!(config.key_prefix, "pfx");
     assert_eq!(config.key_func, "get_remote_address");
     assert_eq!(config.failure_mode, "fail-closed (503)");
-    assert_eq!(config.header_names[0], "x-ratelimit-limit");
+    assert_eq!(config.header_names.limit, "x-ratelimit-limit");
+    assert_eq!(config.storage_backend, "memory");
 }
 
 #[tokio::test]
@@ -167,4 +176,23 @@ async fn configuration_from_ratelimit_variables() {
         .build()
         .await;
     assert!(bad.is_err());
+}
+
+/// `from_env` reads exactly the variables of limiter-core's list, which `limiter config` shows.
+#[test]
+fn from_vars_reads_exactly_the_listed_variables() {
+    let asked = std::sync::Mutex::new(Vec::new());
+    let _ = Limiter::new(get_remote_address).from_vars(|name| {
+        asked.lock().unwrap().push(name.to_owned());
+        None
+    });
+    let mut asked = asked.into_inner().unwrap();
+    asked.sort_unstable();
+    asked.dedup();
+    let mut listed: Vec<String> = limiter_core::model::env::ALL
+        .iter()
+        .map(|name| name.to_string())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(asked, listed);
 }
