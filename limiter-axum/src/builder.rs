@@ -12,6 +12,7 @@ use crate::limiter::Limiter;
 use crate::options::{FailureMode, HeaderNames, RetryAfter};
 use crate::{Request, RequestLimit, Response};
 use limiter_core::clock::SystemClock;
+use limiter_core::model::env;
 use limiter_core::{MemoryStorage, RateLimiter, Storage, Strategy};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -338,8 +339,9 @@ impl LimiterBuilder {
         self
     }
 
-    /// Reads the `RATELIMIT_*` environment variables of Flask-Limiter's configuration
-    /// (§4.2 names): `RATELIMIT_ENABLED` (wins over code, as in Flask), and, where not set in
+    /// Reads the `RATELIMIT_*` environment variables of [Flask-Limiter's
+    /// configuration](https://flask-limiter.readthedocs.io/en/stable/configuration.html) (their
+    /// names are listed once, in [`limiter_core::model::env`]): `RATELIMIT_ENABLED` (wins over code, as in Flask), and, where not set in
     /// code, `RATELIMIT_DEFAULT`, `RATELIMIT_APPLICATION`, `RATELIMIT_META`,
     /// `RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`, `RATELIMIT_HEADERS_ENABLED`,
     /// `RATELIMIT_KEY_PREFIX`, `RATELIMIT_SWALLOW_ERRORS`, `RATELIMIT_FAIL_ON_FIRST_BREACH`,
@@ -363,55 +365,55 @@ impl LimiterBuilder {
                 }),
             }
         }
-        if let Some(v) = lookup("RATELIMIT_ENABLED") {
-            self.enabled = flag("RATELIMIT_ENABLED", &v)?;
+        if let Some(v) = lookup(env::ENABLED) {
+            self.enabled = flag(env::ENABLED, &v)?;
         }
         if self.default_limits.is_empty() {
-            if let Some(v) = lookup("RATELIMIT_DEFAULT") {
+            if let Some(v) = lookup(env::DEFAULT) {
                 self.default_limits = vec![Limit::new(v)];
             }
         }
         if self.application_limits.is_empty() {
-            if let Some(v) = lookup("RATELIMIT_APPLICATION") {
+            if let Some(v) = lookup(env::APPLICATION) {
                 self.application_limits = vec![Limit::new(v)];
             }
         }
         if self.meta_limits.is_empty() {
-            if let Some(v) = lookup("RATELIMIT_META") {
+            if let Some(v) = lookup(env::META) {
                 self.meta_limits = vec![Limit::new(v)];
             }
         }
         if self.storage_uri.is_none() {
-            self.storage_uri = lookup("RATELIMIT_STORAGE_URI");
+            self.storage_uri = lookup(env::STORAGE_URI);
         }
-        if let Some(v) = lookup("RATELIMIT_STRATEGY") {
+        if let Some(v) = lookup(env::STRATEGY) {
             self.strategy =
                 v.parse()
                     .map_err(|e: limiter_core::UnknownStrategy| BuildError::Environment {
-                        name: "RATELIMIT_STRATEGY",
+                        name: env::STRATEGY,
                         message: e.to_string(),
                     })?;
         }
-        if let Some(v) = lookup("RATELIMIT_HEADERS_ENABLED") {
-            self.headers_enabled |= flag("RATELIMIT_HEADERS_ENABLED", &v)?;
+        if let Some(v) = lookup(env::HEADERS_ENABLED) {
+            self.headers_enabled |= flag(env::HEADERS_ENABLED, &v)?;
         }
         if self.key_prefix.is_empty() {
-            if let Some(v) = lookup("RATELIMIT_KEY_PREFIX") {
+            if let Some(v) = lookup(env::KEY_PREFIX) {
                 self.key_prefix = v;
             }
         }
-        if let Some(v) = lookup("RATELIMIT_SWALLOW_ERRORS") {
-            if flag("RATELIMIT_SWALLOW_ERRORS", &v)? {
+        if let Some(v) = lookup(env::SWALLOW_ERRORS) {
+            if flag(env::SWALLOW_ERRORS, &v)? {
                 self.failure_mode = FailureMode::FailOpen;
             }
         }
-        if let Some(v) = lookup("RATELIMIT_FAIL_ON_FIRST_BREACH") {
-            self.fail_on_first_breach = flag("RATELIMIT_FAIL_ON_FIRST_BREACH", &v)?;
+        if let Some(v) = lookup(env::FAIL_ON_FIRST_BREACH) {
+            self.fail_on_first_breach = flag(env::FAIL_ON_FIRST_BREACH, &v)?;
         }
-        if let Some(v) = lookup("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED") {
-            self.in_memory_fallback_enabled |= flag("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", &v)?;
+        if let Some(v) = lookup(env::IN_MEMORY_FALLBACK_ENABLED) {
+            self.in_memory_fallback_enabled |= flag(env::IN_MEMORY_FALLBACK_ENABLED, &v)?;
         }
-        if let Some(v) = lookup("RATELIMIT_HEADER_RETRY_AFTER_VALUE") {
+        if let Some(v) = lookup(env::HEADER_RETRY_AFTER_VALUE) {
             if v == "http-date" {
                 self.retry_after = RetryAfter::HttpDate;
             }

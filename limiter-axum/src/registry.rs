@@ -5,9 +5,9 @@
 //! [`Limiter::routes`]: crate::Limiter::routes
 //! [`Limiter::config`]: crate::Limiter::config
 
-use crate::decl::Limit;
 use crate::check::{Entry, EntryKind};
 use crate::core::Core;
+use crate::decl::Limit;
 use crate::options::{FailureMode, RetryAfter};
 use axum::http::Method;
 use limiter_core::RateLimit;

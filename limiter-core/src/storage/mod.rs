@@ -46,9 +46,9 @@
 //! 5. Tests against a real server under `tests/tests/`, started by `scripts/test-servers.sh`.
 
 mod backend;
-mod immediate;
 mod error;
 mod hit;
+mod immediate;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod memory;

@@ -44,7 +44,9 @@ pub(super) async fn connect(
         tls::ensure_crypto_provider();
     }
     match certificates {
-        Some(certificates) if tls => builder = tls::cluster_with_certificates(builder, certificates),
+        Some(certificates) if tls => {
+            builder = tls::cluster_with_certificates(builder, certificates)
+        }
         Some(_) => {
             return Err(RedisError::from((
                 redis::ErrorKind::InvalidClientConfig,
