@@ -8,7 +8,7 @@
 
 use super::entry::Entry;
 use super::headers::{header_limit, write_headers, HeaderInfo};
-use super::prepare::{counted_hits, Ids, Prepared};
+use super::prepare::{counted_hits, Ids, List, Prepared};
 use super::response::{breach_response, meta_response, request_limit, Breach};
 use super::route::ResolvedRoute;
 use crate::core::Core;
@@ -56,7 +56,7 @@ pub(crate) enum Undecided {
 /// the storage cannot answer without waiting. The route must count nothing after the response.
 pub(crate) fn decide_now(
     route: &ResolvedRoute,
-    prepared: &Prepared<'_>,
+    prepared: &Prepared<'_, '_>,
 ) -> Result<Outcome, Undecided> {
     let core = &*route.core;
     let (storage, strategy) = (core.primary.storage(), core.primary.strategy());
@@ -76,8 +76,11 @@ pub(crate) fn decide_now(
             return Ok(meta_rejection(core, meta_index, &rate, &ids, stats));
         }
     }
-    let ids = Ids::new(core, prepared);
-    let hits = counted_hits(&prepared.items, &ids);
+    // Filled in place: returned by value, these lists would be copied on every request.
+    let mut ids = Ids::new();
+    ids.fill(core, prepared);
+    let mut hits = List::new();
+    counted_hits(prepared.items, &ids, &mut hits);
     let decisions = if hits.is_empty() {
         Decisions::new()
     } else {
@@ -120,7 +123,7 @@ fn at_once<T>(answer: Option<Result<T, StorageError>>, first: bool) -> Result<T,
 /// The decision, waiting on `backend` (the primary storage or the in-memory fallback).
 pub(crate) async fn decide(
     route: &ResolvedRoute,
-    prepared: &Prepared<'_>,
+    prepared: &Prepared<'_, '_>,
     backend: &RateLimiter,
 ) -> Result<Outcome, StorageError> {
     let core = &*route.core;
@@ -132,8 +135,11 @@ pub(crate) async fn decide(
             return Ok(meta_rejection(core, meta_index, &rate, &ids, stats));
         }
     }
-    let ids = Ids::new(core, prepared);
-    let hits = counted_hits(&prepared.items, &ids);
+    // Filled in place: returned by value, these lists would be copied on every request.
+    let mut ids = Ids::new();
+    ids.fill(core, prepared);
+    let mut hits = List::new();
+    counted_hits(prepared.items, &ids, &mut hits);
     let mut decisions = if hits.is_empty() {
         Decisions::new()
     } else {
@@ -177,7 +183,7 @@ pub(crate) async fn decide(
 /// (after a breach, with `fail_on_first_breach`): the breach is the first refusal either way.
 async fn with_deferred(
     backend: &RateLimiter,
-    prepared: &Prepared<'_>,
+    prepared: &Prepared<'_, '_>,
     ids: &Ids<'_>,
     counted: Decisions,
 ) -> Result<Decisions, StorageError> {
@@ -222,7 +228,12 @@ enum Judged {
 }
 
 #[inline]
-fn judge(core: &Core, prepared: &Prepared<'_>, ids: &Ids<'_>, decisions: &[Decision]) -> Judged {
+fn judge(
+    core: &Core,
+    prepared: &Prepared<'_, '_>,
+    ids: &Ids<'_>,
+    decisions: &[Decision],
+) -> Judged {
     if let Some(index) = decisions.iter().position(|decision| !decision.allowed) {
         return Judged::Breach {
             index,
@@ -264,7 +275,7 @@ fn judge(core: &Core, prepared: &Prepared<'_>, ids: &Ids<'_>, decisions: &[Decis
 /// caller: `deduct_when` predicates see the response without them).
 fn breach(
     core: &Core,
-    prepared: &Prepared<'_>,
+    prepared: &Prepared<'_, '_>,
     ids: &Ids<'_>,
     index: usize,
     decision: Decision,
@@ -299,7 +310,7 @@ fn meta_rejection(
 }
 
 /// The `deduct_when` hits of the request, to count after the response.
-fn deferred_hits(prepared: &Prepared<'_>, ids: &Ids<'_>) -> Vec<Deferred> {
+fn deferred_hits(prepared: &Prepared<'_, '_>, ids: &Ids<'_>) -> Vec<Deferred> {
     prepared
         .items
         .iter()

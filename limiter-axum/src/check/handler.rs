@@ -4,6 +4,7 @@
 use super::decide::{decide, decide_now, deduct, due, Outcome, Undecided};
 use super::future::LimitFuture;
 use super::headers::{write_headers, HeaderInfo};
+use super::items::BuiltItems;
 use super::prepare::prepare;
 use super::response::{status_response, storage_failure};
 use super::route::{HandlerCell, ResolvedRoute};
@@ -95,7 +96,8 @@ fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
     if !core.enabled || core.request_filters.iter().any(|filter| filter(request)) {
         return Immediate::Serve(None, no_limits(core));
     }
-    let prepared = prepare(route, request, false);
+    let mut built = BuiltItems::new();
+    let prepared = prepare(route, request, false, &mut built);
     let failed = match decide_now(route, &prepared) {
         Ok(Outcome::Pass {
             header, current, ..
@@ -145,16 +147,20 @@ where
         return handler(request).await;
     }
     let (mut backend, mut in_fallback) = core.current_backend().await;
-    let prepared = prepare(route, &request, in_fallback);
+    let mut built = BuiltItems::new();
+    let prepared = prepare(route, &request, in_fallback, &mut built);
     let mut outcome = decide(route, &prepared, backend).await;
+    // Both borrow the request, which the handler gets next.
     drop(prepared);
+    drop(built);
     if let Err(error) = &outcome {
         if !in_fallback && core.mark_dead() {
             tracing::warn!(%error, "rate limit storage error; retrying on the in-memory fallback");
             if let Some(fallback) = &core.fallback {
                 backend = fallback;
                 in_fallback = true;
-                let prepared = prepare(route, &request, in_fallback);
+                let mut built = BuiltItems::new();
+                let prepared = prepare(route, &request, in_fallback, &mut built);
                 outcome = decide(route, &prepared, backend).await;
             }
         }

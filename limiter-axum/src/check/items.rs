@@ -26,23 +26,9 @@ pub(crate) struct Item<'a> {
     pub(crate) deferred: bool,
 }
 
-/// The limits of a request: the route's plan, or built for the request.
-// Built on the stack on purpose: boxing it would allocate on every request.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Items<'a> {
-    Planned(&'a [Item<'a>]),
-    Built(SmallVec<[Item<'a>; 6]>),
-}
-
-impl<'a> std::ops::Deref for Items<'a> {
-    type Target = [Item<'a>];
-    fn deref(&self) -> &[Item<'a>] {
-        match self {
-            Items::Planned(items) => items,
-            Items::Built(items) => items,
-        }
-    }
-}
+/// A request's own items, when the route has no plan: on the stack up to six (the caller's
+/// buffer, filled in place: a request's state is not moved around by value).
+pub(crate) type BuiltItems<'a> = SmallVec<[Item<'a>; 6]>;
 
 /// The items of a route whose limits do not depend on the request — static strings, the
 /// limiter's key, a fixed cost, no method filter, per-method bucket, `exempt_when` or
@@ -89,19 +75,19 @@ pub(crate) fn plan(entries: &[Entry]) -> Option<Box<[Item<'static>]>> {
     Some(items.into())
 }
 
-/// The limits of `entries` that apply to `request`, smallest window first.
+/// The limits of `entries` that apply to `request`, smallest window first, into `items` (empty).
 pub(crate) fn items_for<'a>(
     core: &Core,
     entries: &'a [Entry],
     request: &'a Request,
     default_key: &str,
-) -> SmallVec<[Item<'a>; 6]> {
+    items: &mut BuiltItems<'a>,
+) {
     let method = request.method();
     let decorated_applies = entries
         .iter()
         .any(|e| e.kind == EntryKind::Decorated && e.applies_to(method));
 
-    let mut items: SmallVec<[Item<'a>; 6]> = SmallVec::new();
     for (index, entry) in entries.iter().enumerate() {
         if entry.kind == EntryKind::DefaultFallback && decorated_applies {
             continue;
@@ -154,7 +140,6 @@ pub(crate) fn items_for<'a>(
     }
     // Smallest window first, declaration order among ties (a stable sort), as `limits` does.
     items.sort_by(|a, b| a.rate.granularity_order(&b.rate));
-    items
 }
 
 /// The parsed limits of a dynamic limit string, from the cache or parsed now; `None` (logged)
@@ -266,7 +251,8 @@ mod tests {
             let plan = plan(&entries).expect("these limits do not depend on the request");
             for method in [Method::GET, Method::POST] {
                 let request = request(method);
-                let built = items_for(&core, &entries, &request, "10.1.2.3");
+                let mut built = BuiltItems::new();
+                items_for(&core, &entries, &request, "10.1.2.3", &mut built);
                 assert_eq!(summary(&plan), summary(&built));
             }
         }

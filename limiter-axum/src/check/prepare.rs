@@ -2,7 +2,7 @@
 //! that apply ([`Items`]), the meta limits, and the storage identifiers of each.
 
 use super::entry::Entry;
-use super::items::{items_for, Item, Items};
+use super::items::{items_for, BuiltItems, Item};
 use super::route::ResolvedRoute;
 use crate::core::Core;
 use crate::key::Key;
@@ -12,19 +12,20 @@ use limiter_core::{Hit, RateLimit};
 use smallvec::SmallVec;
 
 /// The request-dependent part of the check, computed without awaiting (a `&Request` is not
-/// `Send`, so it must not be held across the storage calls).
-pub(crate) struct Prepared<'a> {
+/// `Send`, so it must not be held across the storage calls). Small on purpose: the items are
+/// borrowed (the route's plan, or the caller's buffer), never moved with it.
+pub(crate) struct Prepared<'a, 'b> {
     /// The route's limits in use (the fallback's while the storage is down).
     pub(crate) entries: &'a [Entry],
     /// The limiter's key for this request.
     pub(crate) default_key: Key<'a>,
     /// The limits that apply, smallest window first.
-    pub(crate) items: Items<'a>,
+    pub(crate) items: &'b [Item<'a>],
     /// The meta limits that apply: (index in the limiter's meta limits, limit).
     pub(crate) meta: SmallVec<[(usize, RateLimit); 2]>,
 }
 
-impl Prepared<'_> {
+impl Prepared<'_, '_> {
     /// The key an item is counted against.
     pub(crate) fn key_of<'s>(&'s self, item: &'s Item<'_>) -> &'s str {
         item.key.as_deref().unwrap_or(&self.default_key)
@@ -37,21 +38,26 @@ impl Prepared<'_> {
     }
 }
 
-/// What applies to `request` on `route`, with the fallback's limits when `in_fallback`.
+/// What applies to `request` on `route`, with the fallback's limits when `in_fallback`: the
+/// route's plan when it has one, else items built into `built` (an empty buffer of the caller).
 #[inline]
-pub(crate) fn prepare<'a>(
+pub(crate) fn prepare<'a, 'b>(
     route: &'a ResolvedRoute,
     request: &'a Request,
     in_fallback: bool,
-) -> Prepared<'a> {
+    built: &'b mut BuiltItems<'a>,
+) -> Prepared<'a, 'b> {
     let core = &*route.core;
     let entries = route.entries(in_fallback);
     let default_key = core.key_func.request_key(request);
     let meta = meta_limits(route, request);
     // An empty key is logged once per limit, by `items_for`.
-    let items = match (&route.plan, in_fallback, default_key.is_empty()) {
-        (Some(plan), false, false) => Items::Planned(plan),
-        _ => Items::Built(items_for(core, entries, request, &default_key)),
+    let items: &'b [Item<'a>] = match (&route.plan, in_fallback, default_key.is_empty()) {
+        (Some(plan), false, false) => plan,
+        _ => {
+            items_for(core, entries, request, &default_key, built);
+            built
+        }
     };
     Prepared {
         entries,
@@ -88,17 +94,24 @@ pub(crate) enum List<T> {
 }
 
 impl<T> List<T> {
-    /// The items of `iter`, which yields at most `len` of them.
+    /// An empty list, filled where it lies ([`fill`](Self::fill)): a filled list returned by
+    /// value would be copied (hundreds of bytes) on every request.
     #[inline]
-    fn collect(len: usize, iter: impl Iterator<Item = T>) -> Self {
-        if len > INLINE {
-            return List::Heap(iter.collect());
+    pub(crate) fn new() -> Self {
+        List::Stack(ArrayVec::new())
+    }
+
+    /// Fills an empty list with the items of `iter`, which yields at most `len` of them.
+    #[inline]
+    fn fill(&mut self, len: usize, iter: impl Iterator<Item = T>) {
+        match self {
+            List::Stack(items) if len <= INLINE => {
+                for item in iter {
+                    items.push(item);
+                }
+            }
+            _ => *self = List::Heap(iter.collect()),
         }
-        let mut items = ArrayVec::new();
-        for item in iter {
-            items.push(item);
-        }
-        List::Stack(items)
     }
 }
 
@@ -121,20 +134,27 @@ pub(crate) struct Ids<'p> {
 }
 
 impl<'p> Ids<'p> {
-    /// The identifiers of every item of `prepared`.
+    /// No identifiers yet: [`fill`](Self::fill) them where they lie.
     #[inline]
-    pub(crate) fn new(core: &'p Core, prepared: &'p Prepared<'_>) -> Self {
-        let prefix = core.key_prefix.as_str();
-        let items = &prepared.items;
+    pub(crate) fn new() -> Self {
         Ids {
-            ids: List::collect(
-                items.len(),
-                items
-                    .iter()
-                    .map(|item| [prefix, prepared.key_of(item), item.scope.as_ref()]),
-            ),
-            skip: usize::from(prefix.is_empty()),
+            ids: List::new(),
+            skip: 0,
         }
+    }
+
+    /// Fills empty `Ids` with the identifiers of every item of `prepared`.
+    #[inline]
+    pub(crate) fn fill(&mut self, core: &'p Core, prepared: &'p Prepared<'_, '_>) {
+        let prefix = core.key_prefix.as_str();
+        let items = prepared.items;
+        self.skip = usize::from(prefix.is_empty());
+        self.ids.fill(
+            items.len(),
+            items
+                .iter()
+                .map(|item| [prefix, prepared.key_of(item), item.scope.as_ref()]),
+        );
     }
 
     /// The identifiers of the item at `index`.
@@ -144,10 +164,11 @@ impl<'p> Ids<'p> {
     }
 }
 
-/// The hits to count before the handler: every item that is not deferred, in order.
+/// Fills the empty `hits` with the hits to count before the handler: every item that is not
+/// deferred, in order.
 #[inline]
-pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> List<Hit<'h>> {
-    let hits = items
+pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>, hits: &mut List<Hit<'h>>) {
+    let counted = items
         .iter()
         .enumerate()
         .filter(|(_, item)| !item.deferred)
@@ -156,5 +177,5 @@ pub(crate) fn counted_hits<'h>(items: &'h [Item<'_>], ids: &'h Ids<'_>) -> List<
             identifiers: ids.of(index),
             cost: item.cost,
         });
-    List::collect(items.len(), hits)
+    hits.fill(items.len(), counted);
 }
