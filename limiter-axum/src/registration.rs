@@ -3,6 +3,7 @@
 use crate::decl::{Limit, StaticLimit};
 use crate::ExemptionScope;
 use std::any::TypeId;
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -42,13 +43,17 @@ fn index() -> &'static HashMap<TypeId, Vec<&'static Registration>> {
                 .push(registration);
         }
         for registrations in index.values_mut() {
-            registrations.sort_by_key(|r| r.line);
+            // Bottom attribute first: Python applies the decorator nearest the function first,
+            // so Flask-Limiter registers (and, among limits of one unit, evaluates and reports)
+            // the limit written last first.
+            registrations.sort_by_key(|r| Reverse(r.line));
         }
         index
     })
 }
 
-/// The declarations of a handler type: its limits in source order, its exemption, its name.
+/// The declarations of a handler type: its limits from the bottom attribute up (each
+/// attribute's own limits as written), its exemption, its name.
 pub(crate) struct HandlerDecl {
     pub(crate) name: Option<&'static str>,
     pub(crate) limits: Vec<Limit>,

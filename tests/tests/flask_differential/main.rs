@@ -760,8 +760,6 @@ async fn stacked_same_unit_multiples(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 6: among stacked limits with the same unit we evaluate and \
-            report the first written first; Flask the last written"]
 async fn difference_6_stacked_limits_of_one_unit() {
     let stacked = script(
         "difference 6, stacked limits with the same unit",
