@@ -142,7 +142,7 @@ impl<'r> Applicable<'r> {
         let takes_blueprint =
             decorated.is_empty() || decorated.iter().all(|l| !l.override_defaults);
         let blueprint = if takes_blueprint {
-            blueprint_limits(route, flags)
+            blueprint_limits(route)
         } else {
             Vec::new()
         };
@@ -171,18 +171,21 @@ impl<'r> Applicable<'r> {
 
 /// The limits a route inherits from its blueprints: the innermost's own, or every ancestor's
 /// not cut off by an exemption.
-fn blueprint_limits<'r>(route: &'r RouteRecord, flags: &Flags) -> Vec<&'r Limit> {
+fn blueprint_limits<'r>(route: &'r RouteRecord) -> Vec<&'r Limit> {
     let mut limits = Vec::new();
     let Some(leaf) = route.ancestry.last() else {
         return limits;
     };
-    let self_ex = flags.leaf.difference(ExemptionScope::ANCESTORS);
-    let route_skips = flags.route.contains(ExemptionScope::DEFAULT);
-    if self_ex.intersects(ExemptionScope::META.union(ExemptionScope::DESCENDENTS)) || route_skips {
+    // Only the innermost blueprint's own flags decide (Flask-Limiter §4.6 step 3): flags an
+    // ancestor passes down with DESCENDENTS exempt the nested routes from the defaults and the
+    // application limits, not from the nested blueprint's own limits. A route's own exemption
+    // never drops its blueprint's limits either: it drops the route's decorated limits only.
+    let self_ex = leaf.exemption.difference(ExemptionScope::ANCESTORS);
+    if self_ex.intersects(ExemptionScope::META.union(ExemptionScope::DESCENDENTS)) {
         return limits;
     }
     let own_override = !leaf.limits.is_empty() && leaf.limits.iter().all(|l| l.override_defaults);
-    if own_override || flags.leaf.contains(ExemptionScope::ANCESTORS) {
+    if own_override || leaf.exemption.contains(ExemptionScope::ANCESTORS) {
         limits.extend(leaf.limits.iter());
         return limits;
     }
