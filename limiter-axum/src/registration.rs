@@ -79,3 +79,74 @@ pub(crate) fn declared_for(type_id: TypeId) -> HandlerDecl {
     }
     decl
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decl::Cost;
+    use limiter_core::{Granularity, RateLimit};
+
+    fn stacked() {}
+
+    const fn declared(source: &'static str, limits: &'static [RateLimit]) -> Declared {
+        Declared::Limit(StaticLimit {
+            source,
+            limits,
+            scope: None,
+            shared: false,
+            per_method: false,
+            methods: None,
+            error_message: None,
+            exempt_when: None,
+            deduct_when: None,
+            on_breach: None,
+            key_func: None,
+            override_defaults: true,
+            cost: Cost::Fixed(1),
+        })
+    }
+
+    fn stacked_type_id() -> TypeId {
+        type_id_of(&stacked)
+    }
+
+    // As `#[limit("2 per minute")]` on line 10 above `#[limit("3 per minute; 1 per hour")]` on
+    // line 11: registered in any order, they come out bottom attribute first, each attribute's
+    // limits as written.
+    inventory::submit! {
+        Registration {
+            handler: stacked_type_id,
+            name: "stacked",
+            module: "tests",
+            line: 10,
+            declared: declared("2 per minute", &[RateLimit::new(2, 1, Granularity::Minute)]),
+        }
+    }
+    inventory::submit! {
+        Registration {
+            handler: stacked_type_id,
+            name: "stacked",
+            module: "tests",
+            line: 11,
+            declared: declared(
+                "3 per minute; 1 per hour",
+                &[
+                    RateLimit::new(3, 1, Granularity::Minute),
+                    RateLimit::new(1, 1, Granularity::Hour),
+                ],
+            ),
+        }
+    }
+
+    #[test]
+    fn stacked_attributes_come_bottom_up_as_python_decorators() {
+        let decl = declared_for(stacked_type_id());
+        let limits: Vec<String> = decl
+            .limits
+            .iter()
+            .flat_map(|limit| limit.rate_limits().iter().map(ToString::to_string))
+            .collect();
+        assert_eq!(limits, ["3 per 1 minute", "1 per 1 hour", "2 per 1 minute"]);
+        assert_eq!(decl.name, Some("stacked"));
+    }
+}

@@ -262,3 +262,85 @@ fn fallback_entries(core: &Core, route: &RouteRecord, endpoint: &str) -> Vec<Ent
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::routing::get;
+    use crate::{get_remote_address, ExemptionScope, Limiter, Router};
+
+    async fn handler() -> &'static str {
+        "ok"
+    }
+
+    /// Each route's endpoint and resolved limits (without application limits), by path.
+    async fn resolved(router: Router<()>) -> Vec<(String, Vec<String>)> {
+        let limiter = Limiter::new(get_remote_address)
+            .default_limits(["10 per minute"])
+            .application_limits(["20 per minute"])
+            .storage_uri("memory://")
+            .build()
+            .await
+            .unwrap();
+        let _app = router.with_limiter(&limiter).unwrap();
+        limiter
+            .routes()
+            .iter()
+            .map(|r| {
+                let limits = r.limits.iter().map(|l| l.limit.clone()).collect();
+                (r.path.clone(), limits)
+            })
+            .collect()
+    }
+
+    fn owned(routes: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        routes
+            .iter()
+            .map(|(path, limits)| {
+                let limits = limits.iter().map(|l| (*l).to_owned()).collect();
+                ((*path).to_owned(), limits)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_exempt_route_keeps_its_blueprints_limits_not_its_own() {
+        let blueprint = Router::named("bp")
+            .limit("2 per minute")
+            .route("/exempt", get(handler).exempt())
+            .route(
+                "/app_exempt",
+                get(handler)
+                    .exempt_with(ExemptionScope::APPLICATION)
+                    .limit("1 per hour"),
+            );
+        let routes = resolved(Router::new().nest("/bp", blueprint)).await;
+        assert_eq!(
+            routes,
+            owned(&[
+                ("/bp/app_exempt", &["2 per 1 minute"]),
+                ("/bp/exempt", &["2 per 1 minute"]),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_descendents_exemption_keeps_the_nested_blueprints_own_limits() {
+        let below = Router::named("below")
+            .limit("2 per minute")
+            .route("/b", get(handler));
+        let quiet = Router::named("quiet")
+            .limit("1 per hour")
+            .exempt_with(
+                ExemptionScope::DEFAULT | ExemptionScope::APPLICATION | ExemptionScope::DESCENDENTS,
+            )
+            .route("/q", get(handler))
+            .nest("/below", below);
+        let routes = resolved(Router::new().nest("/quiet", quiet)).await;
+        // `quiet`'s own routes: no blueprint limits (DESCENDENTS on the blueprint itself);
+        // `below`'s: its own limit, not the ancestor's, and no defaults.
+        assert_eq!(
+            routes,
+            owned(&[("/quiet/below/b", &["2 per 1 minute"]), ("/quiet/q", &[])])
+        );
+    }
+}
