@@ -171,7 +171,7 @@ impl<'r> Applicable<'r> {
 
 /// The limits a route inherits from its blueprints: the innermost's own, or every ancestor's
 /// not cut off by an exemption.
-fn blueprint_limits<'r>(route: &'r RouteRecord) -> Vec<&'r Limit> {
+fn blueprint_limits(route: &RouteRecord) -> Vec<&Limit> {
     let mut limits = Vec::new();
     let Some(leaf) = route.ancestry.last() else {
         return limits;
