@@ -29,6 +29,7 @@
 #![doc = include_str!("docs/responses.md")]
 #![doc = include_str!("docs/failures.md")]
 #![doc = include_str!("docs/how-to.md")]
+#![doc = include_str!("docs/differences.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 

@@ -3,6 +3,7 @@
 use crate::decl::{Limit, StaticLimit};
 use crate::ExemptionScope;
 use std::any::TypeId;
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -42,13 +43,17 @@ fn index() -> &'static HashMap<TypeId, Vec<&'static Registration>> {
                 .push(registration);
         }
         for registrations in index.values_mut() {
-            registrations.sort_by_key(|r| r.line);
+            // Bottom attribute first: Python applies the decorator nearest the function first,
+            // so Flask-Limiter registers (and, among limits of one unit, evaluates and reports)
+            // the limit written last first.
+            registrations.sort_by_key(|r| Reverse(r.line));
         }
         index
     })
 }
 
-/// The declarations of a handler type: its limits in source order, its exemption, its name.
+/// The declarations of a handler type: its limits from the bottom attribute up (each
+/// attribute's own limits as written), its exemption, its name.
 pub(crate) struct HandlerDecl {
     pub(crate) name: Option<&'static str>,
     pub(crate) limits: Vec<Limit>,
@@ -73,4 +78,75 @@ pub(crate) fn declared_for(type_id: TypeId) -> HandlerDecl {
         }
     }
     decl
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decl::Cost;
+    use limiter_core::{Granularity, RateLimit};
+
+    fn stacked() {}
+
+    const fn declared(source: &'static str, limits: &'static [RateLimit]) -> Declared {
+        Declared::Limit(StaticLimit {
+            source,
+            limits,
+            scope: None,
+            shared: false,
+            per_method: false,
+            methods: None,
+            error_message: None,
+            exempt_when: None,
+            deduct_when: None,
+            on_breach: None,
+            key_func: None,
+            override_defaults: true,
+            cost: Cost::Fixed(1),
+        })
+    }
+
+    fn stacked_type_id() -> TypeId {
+        type_id_of(&stacked)
+    }
+
+    // As `#[limit("2 per minute")]` on line 10 above `#[limit("3 per minute; 1 per hour")]` on
+    // line 11: registered in any order, they come out bottom attribute first, each attribute's
+    // limits as written.
+    inventory::submit! {
+        Registration {
+            handler: stacked_type_id,
+            name: "stacked",
+            module: "tests",
+            line: 10,
+            declared: declared("2 per minute", &[RateLimit::new(2, 1, Granularity::Minute)]),
+        }
+    }
+    inventory::submit! {
+        Registration {
+            handler: stacked_type_id,
+            name: "stacked",
+            module: "tests",
+            line: 11,
+            declared: declared(
+                "3 per minute; 1 per hour",
+                &[
+                    RateLimit::new(3, 1, Granularity::Minute),
+                    RateLimit::new(1, 1, Granularity::Hour),
+                ],
+            ),
+        }
+    }
+
+    #[test]
+    fn stacked_attributes_come_bottom_up_as_python_decorators() {
+        let decl = declared_for(stacked_type_id());
+        let limits: Vec<String> = decl
+            .limits
+            .iter()
+            .flat_map(|limit| limit.rate_limits().iter().map(ToString::to_string))
+            .collect();
+        assert_eq!(limits, ["3 per 1 minute", "1 per 1 hour", "2 per 1 minute"]);
+        assert_eq!(decl.name, Some("stacked"));
+    }
 }

@@ -142,7 +142,7 @@ impl<'r> Applicable<'r> {
         let takes_blueprint =
             decorated.is_empty() || decorated.iter().all(|l| !l.override_defaults);
         let blueprint = if takes_blueprint {
-            blueprint_limits(route, flags)
+            blueprint_limits(route)
         } else {
             Vec::new()
         };
@@ -171,18 +171,21 @@ impl<'r> Applicable<'r> {
 
 /// The limits a route inherits from its blueprints: the innermost's own, or every ancestor's
 /// not cut off by an exemption.
-fn blueprint_limits<'r>(route: &'r RouteRecord, flags: &Flags) -> Vec<&'r Limit> {
+fn blueprint_limits(route: &RouteRecord) -> Vec<&Limit> {
     let mut limits = Vec::new();
     let Some(leaf) = route.ancestry.last() else {
         return limits;
     };
-    let self_ex = flags.leaf.difference(ExemptionScope::ANCESTORS);
-    let route_skips = flags.route.contains(ExemptionScope::DEFAULT);
-    if self_ex.intersects(ExemptionScope::META.union(ExemptionScope::DESCENDENTS)) || route_skips {
+    // Only the innermost blueprint's own flags decide (Flask-Limiter §4.6 step 3): flags an
+    // ancestor passes down with DESCENDENTS exempt the nested routes from the defaults and the
+    // application limits, not from the nested blueprint's own limits. A route's own exemption
+    // never drops its blueprint's limits either: it drops the route's decorated limits only.
+    let self_ex = leaf.exemption.difference(ExemptionScope::ANCESTORS);
+    if self_ex.intersects(ExemptionScope::META.union(ExemptionScope::DESCENDENTS)) {
         return limits;
     }
     let own_override = !leaf.limits.is_empty() && leaf.limits.iter().all(|l| l.override_defaults);
-    if own_override || flags.leaf.contains(ExemptionScope::ANCESTORS) {
+    if own_override || leaf.exemption.contains(ExemptionScope::ANCESTORS) {
         limits.extend(leaf.limits.iter());
         return limits;
     }
@@ -258,4 +261,86 @@ fn fallback_entries(core: &Core, route: &RouteRecord, endpoint: &str) -> Vec<Ent
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::routing::get;
+    use crate::{get_remote_address, ExemptionScope, Limiter, Router};
+
+    async fn handler() -> &'static str {
+        "ok"
+    }
+
+    /// Each route's endpoint and resolved limits (without application limits), by path.
+    async fn resolved(router: Router<()>) -> Vec<(String, Vec<String>)> {
+        let limiter = Limiter::new(get_remote_address)
+            .default_limits(["10 per minute"])
+            .application_limits(["20 per minute"])
+            .storage_uri("memory://")
+            .build()
+            .await
+            .unwrap();
+        let _app = router.with_limiter(&limiter).unwrap();
+        limiter
+            .routes()
+            .iter()
+            .map(|r| {
+                let limits = r.limits.iter().map(|l| l.limit.clone()).collect();
+                (r.path.clone(), limits)
+            })
+            .collect()
+    }
+
+    fn owned(routes: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        routes
+            .iter()
+            .map(|(path, limits)| {
+                let limits = limits.iter().map(|l| (*l).to_owned()).collect();
+                ((*path).to_owned(), limits)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_exempt_route_keeps_its_blueprints_limits_not_its_own() {
+        let blueprint = Router::named("bp")
+            .limit("2 per minute")
+            .route("/exempt", get(handler).exempt())
+            .route(
+                "/app_exempt",
+                get(handler)
+                    .exempt_with(ExemptionScope::APPLICATION)
+                    .limit("1 per hour"),
+            );
+        let routes = resolved(Router::new().nest("/bp", blueprint)).await;
+        assert_eq!(
+            routes,
+            owned(&[
+                ("/bp/app_exempt", &["2 per 1 minute"]),
+                ("/bp/exempt", &["2 per 1 minute"]),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_descendents_exemption_keeps_the_nested_blueprints_own_limits() {
+        let below = Router::named("below")
+            .limit("2 per minute")
+            .route("/b", get(handler));
+        let quiet = Router::named("quiet")
+            .limit("1 per hour")
+            .exempt_with(
+                ExemptionScope::DEFAULT | ExemptionScope::APPLICATION | ExemptionScope::DESCENDENTS,
+            )
+            .route("/q", get(handler))
+            .nest("/below", below);
+        let routes = resolved(Router::new().nest("/quiet", quiet)).await;
+        // `quiet`'s own routes: no blueprint limits (DESCENDENTS on the blueprint itself);
+        // `below`'s: its own limit, not the ancestor's, and no defaults.
+        assert_eq!(
+            routes,
+            owned(&[("/quiet/below/b", &["2 per 1 minute"]), ("/quiet/q", &[])])
+        );
+    }
 }

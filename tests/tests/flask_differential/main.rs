@@ -522,9 +522,6 @@ async fn fail_on_first_breach_false_double_breach() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "difference found by this suite, not in issue 11: a blueprint nested in one exempted \
-            with DESCENDENTS keeps its own limits in Flask (only the exemption flags pass down); \
-            ours drops them"]
 async fn descendents_exemption_keeps_nested_blueprint_limits() {
     let nested = script(
         "DESCENDENTS exemption and a nested blueprint's own limits",
@@ -585,8 +582,6 @@ async fn difference_1_retry_after_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 2: an exempt route inside a rate-limited blueprint is unlimited \
-            here; Flask still applies the blueprint's limits"]
 async fn difference_2_exempt_route_in_limited_blueprint() {
     let exempt_in_blueprint = script(
         "difference 2, exempt route in a limited blueprint",
@@ -760,8 +755,6 @@ async fn stacked_same_unit_multiples(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 6: among stacked limits with the same unit we evaluate and \
-            report the first written first; Flask the last written"]
 async fn difference_6_stacked_limits_of_one_unit() {
     let stacked = script(
         "difference 6, stacked limits with the same unit",
