@@ -653,8 +653,6 @@ async fn difference_3_headers_of_a_deduct_when_response() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 4: an empty moving window reports its reset as now (reset header \
-            now + 1); limits 5.8 reports now + the window's length"]
 async fn difference_4_empty_moving_window() {
     let empty = script(
         "difference 4, empty moving window",
