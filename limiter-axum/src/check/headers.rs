@@ -131,7 +131,9 @@ fn existing_retry_at(text: &str, now: SystemTime) -> Option<u64> {
         Ok(seconds) => now.checked_add(Duration::from_secs(seconds))?,
         Err(_) => httpdate::parse_http_date(text).ok()?,
     };
-    at.duration_since(UNIX_EPOCH).ok().map(|since| since.as_secs())
+    at.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|since| since.as_secs())
 }
 
 /// `Retry-After` in seconds for a retry at `retry_at` (whole epoch seconds) seen at `now`.
@@ -176,7 +178,11 @@ mod tests {
         // int(101 - 40.5) = 60, as Flask-Limiter, on a response that was let through.
         assert_eq!(retry_after_seconds(reset, 40.5, false), 60);
         assert_eq!(retry_after_seconds(reset, 101.0, false), 0);
-        assert_eq!(retry_after_seconds(reset, 102.5, false), 0, "never negative");
+        assert_eq!(
+            retry_after_seconds(reset, 102.5, false),
+            0,
+            "never negative"
+        );
     }
 
     #[test]
@@ -185,7 +191,10 @@ mod tests {
         for now in [40.5, 99.2, 100.0, 100.5, 100.99, 101.0, 103.0] {
             let seconds = retry_after_seconds(reset, now, true);
             assert!(seconds >= 1, "never 0 (now {now})");
-            assert!(now + seconds as f64 >= reset as f64, "not before the reset (now {now})");
+            assert!(
+                now + seconds as f64 >= reset as f64,
+                "not before the reset (now {now})"
+            );
         }
         // On a whole-second boundary the value is Flask-Limiter's.
         assert_eq!(retry_after_seconds(reset, 41.0, true), 60);
