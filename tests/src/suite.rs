@@ -171,8 +171,9 @@ pub async fn test_consumes_nothing(storage: Storage, strategy: Strategy) {
     assert!(!allowed(&storage, strategy, &limit, &id).await);
 }
 
-/// Window statistics: the full amount and a reset of now on a fresh key; after a hit, one less
-/// and a reset within one window.
+/// Window statistics: the full amount on a fresh key, with a reset of now, except the moving
+/// window's, which starts now and so resets one window after now (as `limits` 5.8); after a hit,
+/// one less and a reset within one window.
 pub async fn window_stats_remaining_and_reset(storage: Storage, strategy: Strategy) {
     let id = unique_id("stats");
     let limit = per_seconds(5, 2);
@@ -183,16 +184,7 @@ pub async fn window_stats_remaining_and_reset(storage: Storage, strategy: Strate
         .await
         .expect("window_stats");
     assert_eq!(stats.remaining, 5);
-    // Storages may read a coarse clock (the memory storage's `SystemClock` ticks every 1–4 ms).
-    let slack = Duration::from_millis(10);
-    assert!(
-        stats.reset_at.saturating_add(slack) >= before,
-        "{strategy}: fresh reset is now"
-    );
-    assert!(
-        stats.reset_at <= now().saturating_add(slack),
-        "{strategy}: fresh reset is now"
-    );
+    assert_fresh_reset(strategy, &limit, before, stats.reset_at);
     hit(&storage, strategy, &limit, &id, 1).await;
     hit(&storage, strategy, &limit, &id, 1).await;
     let stats = storage
@@ -204,6 +196,30 @@ pub async fn window_stats_remaining_and_reset(storage: Storage, strategy: Strate
     assert!(
         stats.reset_at <= now().saturating_add(limit.expiry() + Duration::from_millis(50)),
         "{strategy}: reset within one window"
+    );
+}
+
+/// The reset of a window with nothing in it, read between `before` and now: now, or for the
+/// moving window one window after now.
+fn assert_fresh_reset(
+    strategy: Strategy,
+    limit: &RateLimit,
+    before: limiter_core::Timestamp,
+    reset_at: limiter_core::Timestamp,
+) {
+    let ahead = match strategy {
+        Strategy::MovingWindow => limit.expiry(),
+        _ => Duration::ZERO,
+    };
+    // Storages may read a coarse clock (the memory storage's `SystemClock` ticks every 1–4 ms).
+    let slack = Duration::from_millis(10);
+    assert!(
+        reset_at.saturating_add(slack) >= before.saturating_add(ahead),
+        "{strategy}: fresh reset is {ahead:?} after now, not before"
+    );
+    assert!(
+        reset_at <= now().saturating_add(ahead + slack),
+        "{strategy}: fresh reset is {ahead:?} after now, not later"
     );
 }
 
@@ -220,12 +236,18 @@ pub async fn clear_forgets(storage: Storage, strategy: Strategy) {
 }
 
 /// A cost above the amount is always rejected. The fixed window still counts it (so the
-/// window stays exhausted), the others write nothing.
+/// window stays exhausted), the others write nothing (so the moving window's rejection reports
+/// an empty window's reset).
 pub async fn cost_above_amount(storage: Storage, strategy: Strategy) {
     let id = unique_id("cost");
     let limit = per_seconds(3, 10);
     assert!(!test(&storage, strategy, &limit, &id, 4).await);
-    assert!(!hit(&storage, strategy, &limit, &id, 4).await.allowed);
+    let before = now();
+    let rejected = hit(&storage, strategy, &limit, &id, 4).await;
+    assert!(!rejected.allowed);
+    if strategy == Strategy::MovingWindow {
+        assert_fresh_reset(strategy, &limit, before, rejected.reset_at);
+    }
     let left = remaining(&storage, strategy, &limit, &id).await;
     match strategy {
         Strategy::FixedWindow => {

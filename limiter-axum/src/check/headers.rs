@@ -4,10 +4,10 @@
 use crate::core::Core;
 use crate::options::RetryAfter;
 use crate::Response;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use limiter_core::{Decision, RateLimit, Timestamp, WindowStats};
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the rate-limit headers of a response report: one limit after the request's hit.
 #[derive(Clone, Copy)]
@@ -94,41 +94,62 @@ pub(crate) fn write_headers(core: &Core, response: &mut Response, header: Header
     }
     let names = &core.header_names;
     let now = SystemTime::now();
-    let mut retry_at = header.reset_at;
-    // A Retry-After the handler set itself wins if it is later (§4.9).
-    if let Some(existing) = response.headers().get(&names.retry_after) {
-        if let Ok(text) = existing.to_str() {
-            let existing_at = match text.trim().parse::<u64>() {
-                Ok(seconds) => Some(Timestamp::from(
-                    now + std::time::Duration::from_secs(seconds),
-                )),
-                Err(_) => httpdate::parse_http_date(text).ok().map(Timestamp::from),
-            };
-            if let Some(existing_at) = existing_at {
-                retry_at = retry_at.max(existing_at);
-            }
-        }
-    }
+    let reset = reset_header(header.reset_at);
+    // A Retry-After the handler set itself wins if it is later (§4.9), in whole seconds as Flask.
+    let existing = response
+        .headers()
+        .get(&names.retry_after)
+        .and_then(|existing| existing.to_str().ok())
+        .and_then(|text| existing_retry_at(text, now));
+    let retry_at = existing.map_or(reset, |existing| existing.max(reset));
+    let rejected = response.status() == StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
     // Room for the four headers at once rather than growing the map as they come.
     headers.reserve(4);
     headers.append(&names.limit, number_header(header.amount));
     headers.append(&names.remaining, number_header(header.remaining));
-    headers.append(
-        &names.reset,
-        HeaderValue::from(reset_header(header.reset_at)),
-    );
+    headers.append(&names.reset, HeaderValue::from(reset));
     let retry_value = match core.retry_after {
         RetryAfter::DeltaSeconds => {
-            let delta = retry_at.as_secs_f64() - Timestamp::from(now).as_secs_f64();
-            number_header(delta.max(0.0) as u64)
+            let now = now
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs_f64());
+            number_header(retry_after_seconds(retry_at, now, rejected))
         }
         RetryAfter::HttpDate => {
-            let date = httpdate::fmt_http_date(retry_at.to_system_time());
+            let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(retry_at));
             HeaderValue::from_str(&date).unwrap_or_else(|_| HeaderValue::from_static("0"))
         }
     };
     headers.insert(&names.retry_after, retry_value);
+}
+
+/// A `Retry-After` value already on the response (delta-seconds or HTTP-date) as whole epoch
+/// seconds, truncated as Flask-Limiter's `int(retry_after)`.
+fn existing_retry_at(text: &str, now: SystemTime) -> Option<u64> {
+    let at = match text.trim().parse::<u64>() {
+        Ok(seconds) => now.checked_add(Duration::from_secs(seconds))?,
+        Err(_) => httpdate::parse_http_date(text).ok()?,
+    };
+    at.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|since| since.as_secs())
+}
+
+/// `Retry-After` in seconds for a retry at `retry_at` (whole epoch seconds) seen at `now`.
+///
+/// Flask-Limiter sends `int(reset_at - now)`: truncated, so up to a second before `reset_at`, and
+/// 0 when the reset is within the second. On a 429 that would send an obedient client back
+/// before the window has reset, to be refused again, so a rejection rounds up instead: never 0,
+/// and never before `X-RateLimit-Reset` (a deliberate difference from Flask-Limiter). Any other
+/// response gets Flask-Limiter's value (never negative).
+fn retry_after_seconds(retry_at: u64, now: f64, rejected: bool) -> u64 {
+    let delta = retry_at as f64 - now;
+    if rejected {
+        delta.ceil().max(1.0) as u64
+    } else {
+        delta.max(0.0) as u64
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +168,47 @@ mod tests {
         assert_eq!(header_limit([true, false, false].into_iter()), Some(1));
         assert_eq!(header_limit([true, true].into_iter()), Some(0));
         assert_eq!(header_limit([].into_iter()), None);
+    }
+
+    #[test]
+    fn retry_after_is_flasks_truncated_delta_to_the_reset_header() {
+        // The window resets at 100.7 s: X-RateLimit-Reset is 101.
+        let reset = reset_header(Timestamp::from_secs_f64(100.7));
+        assert_eq!(reset, 101);
+        // int(101 - 40.5) = 60, as Flask-Limiter, on a response that was let through.
+        assert_eq!(retry_after_seconds(reset, 40.5, false), 60);
+        assert_eq!(retry_after_seconds(reset, 101.0, false), 0);
+        assert_eq!(
+            retry_after_seconds(reset, 102.5, false),
+            0,
+            "never negative"
+        );
+    }
+
+    #[test]
+    fn a_rejection_never_sends_the_client_back_before_the_reset() {
+        let reset = reset_header(Timestamp::from_secs_f64(100.7));
+        for now in [40.5, 99.2, 100.0, 100.5, 100.99, 101.0, 103.0] {
+            let seconds = retry_after_seconds(reset, now, true);
+            assert!(seconds >= 1, "never 0 (now {now})");
+            assert!(
+                now + seconds as f64 >= reset as f64,
+                "not before the reset (now {now})"
+            );
+        }
+        // On a whole-second boundary the value is Flask-Limiter's.
+        assert_eq!(retry_after_seconds(reset, 41.0, true), 60);
+        assert_eq!(retry_after_seconds(reset, 40.5, true), 61);
+    }
+
+    #[test]
+    fn an_existing_retry_after_is_read_in_whole_seconds() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_000_500);
+        assert_eq!(existing_retry_at("500", now), Some(1_500));
+        assert_eq!(
+            existing_retry_at("Thu, 01 Jan 1970 00:20:00 GMT", now),
+            Some(1_200)
+        );
+        assert_eq!(existing_retry_at("soon", now), None);
     }
 }

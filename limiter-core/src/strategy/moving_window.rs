@@ -61,14 +61,15 @@ impl Log {
         cost <= amount && count <= amount - cost
     }
 
-    /// What is left at `now`, and when the oldest hit in the window leaves it (`now` if none).
+    /// What is left at `now`, and when the oldest hit in the window leaves it; an empty window
+    /// reports a reset one window after `now`, as `limits` (its window starts now).
     #[inline]
     pub(crate) fn stats(&self, amount: u64, now: u64, expiry: u64) -> WindowStats {
         let cutoff = now.saturating_sub(expiry);
         let count = self.count_since(cutoff);
         // The window frees capacity when its oldest hit leaves it.
         let reset_at = match count {
-            0 => now,
+            0 => now.saturating_add(expiry),
             _ => self.timestamps[count as usize - 1].saturating_add(expiry),
         };
         WindowStats {
@@ -100,5 +101,21 @@ mod tests {
         );
         assert!(log.acquire(1, 2, 111, expiry).allowed);
         assert_eq!(log.stats(2, 111, expiry).remaining, 0);
+    }
+
+    #[test]
+    fn an_empty_window_resets_one_window_after_now() {
+        let expiry = 100;
+        let empty = Log::default().stats(2, 1_000, expiry);
+        assert_eq!(empty.remaining, 2);
+        assert_eq!(empty.reset_at.as_nanos(), 1_100);
+        // Hits that have left the window leave it empty too.
+        let mut log = Log::default();
+        assert!(log.acquire(1, 2, 10, expiry).allowed);
+        assert_eq!(log.stats(2, 500, expiry).reset_at.as_nanos(), 600);
+        // A cost above the amount writes nothing: the window stays empty.
+        let rejected = Log::default().acquire(3, 2, 1_000, expiry);
+        assert!(!rejected.allowed);
+        assert_eq!(rejected.reset_at.as_nanos(), 1_100);
     }
 }

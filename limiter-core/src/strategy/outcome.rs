@@ -9,7 +9,8 @@ pub struct Decision {
     pub allowed: bool,
     /// What is left of the limit after this hit (0 when rejected).
     pub remaining: u64,
-    /// When the window resets (fixed window) or next frees capacity (moving, sliding).
+    /// When the window resets (fixed window) or next frees capacity (moving, sliding); an empty
+    /// moving window starts now, so resets one window after now (as `limits`).
     pub reset_at: Timestamp,
 }
 
@@ -18,7 +19,8 @@ pub struct Decision {
 pub struct WindowStats {
     /// What is left of the limit.
     pub remaining: u64,
-    /// When the window resets (fixed window) or next frees capacity (moving, sliding).
+    /// When the window resets (fixed window) or next frees capacity (moving, sliding); an empty
+    /// moving window starts now, so resets one window after now (as `limits`).
     pub reset_at: Timestamp,
 }
 

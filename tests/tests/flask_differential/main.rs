@@ -73,10 +73,10 @@ mod spec;
 use limiter_axum::Strategy;
 use spec::*;
 
-/// Issue 11 difference 1 (`Retry-After` one second lower than Flask's) is not fixed yet: scripts
-/// other than its own accept Flask's `Retry-After` or one second less. Set to `false` with the
-/// fix.
-pub const DIFFERENCE_1_OPEN: bool = true;
+/// Whether issue 11 difference 1 (`Retry-After` one second lower than Flask's) is open: scripts
+/// other than its own then accept Flask's `Retry-After` or one second less. Fixed: every script
+/// compares `Retry-After` exactly.
+pub const DIFFERENCE_1_OPEN: bool = false;
 
 /// `script` on each strategy.
 fn on_every_strategy(script: Script) -> Vec<Script> {
@@ -554,8 +554,6 @@ async fn descendents_exemption_keeps_nested_blueprint_limits() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 1: our Retry-After (seconds and HTTP-date) is one second lower \
-            than Flask's, and 0 on a 429 whose window resets within the second"]
 async fn difference_1_retry_after_values() {
     let app = app(Strategy::FixedWindow)
         .route(route("r").limit(limit("2 per 2 second")))
@@ -650,8 +648,6 @@ async fn difference_3_headers_of_a_deduct_when_response() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 4: an empty moving window reports its reset as now (reset header \
-            now + 1); limits 5.8 reports now + the window's length"]
 async fn difference_4_empty_moving_window() {
     let empty = script(
         "difference 4, empty moving window",

@@ -60,7 +60,8 @@ pub(super) fn moving_window_from_entries(document: &Document, cutoff: f64) -> (f
 }
 
 /// Window statistics of the moving window from `(oldest, count)`, as the memory storage: a
-/// window with nothing in it resets now.
+/// window with nothing in it starts now (`limits`' `get_moving_window`), so it resets one window
+/// after now.
 pub(super) fn moving_window_stats(
     amount: u64,
     expiry_seconds: u64,
@@ -69,7 +70,7 @@ pub(super) fn moving_window_stats(
     count: u64,
 ) -> WindowStats {
     let reset_at = if count == 0 {
-        now
+        now.saturating_add(Duration::from_secs(expiry_seconds))
     } else {
         timestamp_from_seconds(oldest + expiry_seconds as f64)
     };

@@ -232,13 +232,14 @@ fn moving_window_entries_are_counted_inside_the_window_only() {
     let stats = moving_window_stats(5, 10, now, 95.0, 3);
     assert_eq!(stats.remaining, 2);
     assert_eq!(stats.reset_at, Timestamp::from_secs_f64(105.0));
-    // Empty window: full amount, resets now (as the memory storage).
+    // Empty window: full amount, starts now so resets one window (10 s) after now, as `limits`
+    // and the memory storage.
     let stats = moving_window_stats(5, 10, now, f64::INFINITY, 0);
     assert_eq!(
         stats,
         WindowStats {
             remaining: 5,
-            reset_at: timestamp_from_millis(101_000)
+            reset_at: timestamp_from_millis(111_000)
         }
     );
 }
@@ -329,5 +330,5 @@ fn now_is_read_once_precisely() {
     assert!(now.stamp >= before);
     assert_eq!(now.millis, (now.stamp.as_nanos() / 1_000_000) as i64);
     let stats = moving_window_stats(5, 10, now.stamp, f64::INFINITY, 0);
-    assert!(stats.reset_at >= before);
+    assert!(stats.reset_at >= before.saturating_add(Duration::from_secs(10)));
 }

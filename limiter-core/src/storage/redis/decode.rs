@@ -44,12 +44,13 @@ pub(super) fn decode(
             )
         }
         Strategy::MovingWindow => {
-            // entries in the window, the oldest of them (seconds since the epoch)
+            // entries in the window, the oldest of them (seconds since the epoch); an empty
+            // window starts now, as `limits`' `get_moving_window`
             let count = count(a);
             let reset_at = if count > 0 {
                 Timestamp::from_secs_f64(b).saturating_add(expiry)
             } else {
-                now
+                now.saturating_add(expiry)
             };
             (amount.saturating_sub(count), reset_at)
         }
@@ -106,11 +107,11 @@ mod tests {
         assert!(!decision.allowed);
         assert_eq!(decision.remaining, 0);
         assert_eq!(decision.reset_at, Timestamp::from_secs_f64(1060.5));
-        // An empty window resets now.
+        // An empty window resets one window after now.
         let empty = record(true, [0.0, 0.0, 0.0, 0.0]);
         assert_eq!(
             decode(Strategy::MovingWindow, now, &limit, &empty).reset_at,
-            now
+            now.saturating_add(Duration::from_secs(60))
         );
 
         // Previous bucket: 4 with 25 s left; current: 1 with 90 s left (see stats_from_ttls).
