@@ -26,6 +26,7 @@
 #![doc = include_str!("docs/strategies.md")]
 #![doc = include_str!("docs/storages.md")]
 #![doc = include_str!("docs/exemptions.md")]
+#![doc = include_str!("docs/options.md")]
 #![doc = include_str!("docs/responses.md")]
 #![doc = include_str!("docs/failures.md")]
 #![doc = include_str!("docs/how-to.md")]

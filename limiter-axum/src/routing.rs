@@ -15,6 +15,8 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+mod options;
+
 /// Builds axum's method router of a handler around its route's check, once per
 /// [`Router::route`] (a method router added at two paths gets two checks).
 type MakeRouter<S> = Arc<dyn Fn(Arc<HandlerCell>) -> axum::routing::MethodRouter<S> + Send + Sync>;
@@ -302,6 +304,10 @@ pub struct Router<S = ()> {
     limits: Vec<Limit>,
     exemption: ExemptionScope,
     routes: Vec<RouteRecord>,
+    /// The automatic `OPTIONS` answers: resolved like routes, but not listed in the registry.
+    automatic: Vec<RouteRecord>,
+    /// Whether [`route`](Self::route) adds automatic `OPTIONS` answers.
+    automatic_options: bool,
 }
 
 impl<S> std::fmt::Debug for Router<S> {
@@ -334,7 +340,40 @@ where
             limits: Vec::new(),
             exemption: ExemptionScope::NONE,
             routes: Vec::new(),
+            automatic: Vec::new(),
+            automatic_options: true,
         }
+    }
+
+    /// Whether the routes added after this call answer `OPTIONS` by themselves, as Flask does
+    /// (on by default).
+    ///
+    /// A route without an `OPTIONS` handler of its own answers `OPTIONS` with `200` and an
+    /// `Allow` header listing its methods, without running any of its handlers. As in Flask,
+    /// such an answer (a CORS preflight, say) is never charged to the route's own limits: only
+    /// application limits apply to it, and for a route without limits of its own, its blueprint
+    /// and default limits, sharing their counters with the route's first handler. It carries
+    /// the rate-limit headers, and is refused with a 429 (without `Allow`) like any request.
+    /// See [Automatic OPTIONS](crate#automatic-options).
+    ///
+    /// With `false`, `OPTIONS` on such a route gets axum's `405 Method Not Allowed`. The setting
+    /// belongs to this router: a nested or merged router keeps its own.
+    ///
+    /// ```
+    /// use limiter_axum::{get_remote_address, routing::get, Limiter, Router};
+    /// async fn list() -> &'static str { "[]" }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let limiter = Limiter::new(get_remote_address).build().await?;
+    /// let app: axum::Router = Router::new()
+    ///     .automatic_options(false)
+    ///     .route("/items", get(list))
+    ///     .with_limiter(&limiter)?;
+    /// # Ok::<(), limiter_axum::BuildError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn automatic_options(mut self, enabled: bool) -> Self {
+        self.automatic_options = enabled;
+        self
     }
 
     /// A named router: a Flask blueprint. Its routes' endpoints are `"{name}.{handler}"`, and
@@ -378,8 +417,21 @@ where
 
     /// Adds a route (as [`axum::Router::route`]); each handler gets its own limit check, run
     /// before the handler.
+    ///
+    /// Unless [`automatic_options`](Self::automatic_options) is off, a path none of whose
+    /// handlers answers `OPTIONS` also gets Flask's automatic `OPTIONS` answer; give all of a
+    /// path's handlers in one call (axum refuses a second `OPTIONS` handler for a path).
     pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
         let mut merged: Option<axum::routing::MethodRouter<S>> = None;
+        let automatic = if self.automatic_options && !self.has_automatic_options(path) {
+            options::automatic_options(path, &method_router.handlers)
+        } else {
+            None
+        };
+        if let Some((record, routed)) = automatic {
+            self.automatic.push(record);
+            merged = Some(routed);
+        }
         for handler in method_router.handlers {
             let cell = Arc::new(HandlerCell::default());
             let routed = (handler.make_router)(cell.clone());
@@ -424,42 +476,53 @@ where
         self
     }
 
-    fn into_records(self) -> (axum::Router<S>, Vec<RouteRecord>) {
+    /// Whether `path` already has an automatic `OPTIONS` answer (from an earlier `route` call).
+    fn has_automatic_options(&self, path: &str) -> bool {
+        self.automatic.iter().any(|record| record.path == path)
+    }
+
+    /// The axum router, the registry's routes and the automatic `OPTIONS` answers, each route
+    /// given this router's blueprint (if named) as its outermost one.
+    fn into_records(self) -> (axum::Router<S>, Vec<RouteRecord>, Vec<RouteRecord>) {
         let mut routes = self.routes;
+        let mut automatic = self.automatic;
         if let Some(name) = self.name {
             let blueprint = Arc::new(Blueprint {
                 name,
                 limits: self.limits,
                 exemption: self.exemption,
             });
-            for route in &mut routes {
+            for route in routes.iter_mut().chain(automatic.iter_mut()) {
                 route.ancestry.insert(0, blueprint.clone());
             }
         }
-        (self.inner, routes)
+        (self.inner, routes, automatic)
     }
 
     /// Nests a router under a path prefix (as [`axum::Router::nest`]); a named router becomes a
     /// nested blueprint.
     pub fn nest(mut self, prefix: &str, router: Router<S>) -> Self {
-        let (inner, routes) = router.into_records();
+        let (inner, routes, automatic) = router.into_records();
         let base = prefix.trim_end_matches('/');
-        for mut route in routes {
+        let prefixed = |mut route: RouteRecord| {
             route.path = if route.path == "/" {
                 base.to_owned()
             } else {
                 format!("{base}{}", route.path)
             };
-            self.routes.push(route);
-        }
+            route
+        };
+        self.routes.extend(routes.into_iter().map(prefixed));
+        self.automatic.extend(automatic.into_iter().map(prefixed));
         self.inner = self.inner.nest(prefix, inner);
         self
     }
 
     /// Merges another router's routes into this one (as [`axum::Router::merge`]).
     pub fn merge(mut self, other: Router<S>) -> Self {
-        let (inner, routes) = other.into_records();
+        let (inner, routes, automatic) = other.into_records();
         self.routes.extend(routes);
+        self.automatic.extend(automatic);
         self.inner = self.inner.merge(inner);
         self
     }
@@ -512,6 +575,8 @@ where
             limits: self.limits,
             exemption: self.exemption,
             routes: self.routes,
+            automatic: self.automatic,
+            automatic_options: self.automatic_options,
         }
     }
 
@@ -524,10 +589,15 @@ where
     /// prints [`Limiter::manifest`] as JSON and exits with status 0 instead of returning, so the
     /// app never binds its port; see the `limiter` CLI.
     pub fn with_limiter(self, limiter: &Limiter) -> Result<axum::Router<S>, BuildError> {
-        let (inner, routes) = self.into_records();
+        let (inner, routes, automatic) = self.into_records();
         let mut infos = Vec::with_capacity(routes.len());
         for route in &routes {
             infos.push(resolve(limiter, route)?);
+        }
+        // Automatic OPTIONS answers are checked like routes but, as in Flask-Limiter's
+        // registry, not listed.
+        for route in &automatic {
+            resolve(limiter, route)?;
         }
         limiter.routes.lock().extend(infos);
         crate::inspect::exit_if_inspecting(limiter);

@@ -674,8 +674,6 @@ async fn difference_4_empty_moving_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 11 difference 5: OPTIONS is not answered automatically (405 here, Flask 200 \
-            with Allow), so preflights are not charged to default limits as in Flask"]
 async fn difference_5_automatic_options() {
     let preflights = script(
         "difference 5, automatic OPTIONS",
