@@ -9,7 +9,7 @@
 //!   its [`ExemptionScope`].
 //! * [`LimitInfo`]: one limit line — its canonical string, [`LimitSource`], options, and the
 //!   parts of its storage key ([`LimitInfo::identifiers`]).
-//! * [`ConfigInfo`]: the limiter's configuration, with its [`HeaderNames`]; [`env`]: the
+//! * [`ConfigInfo`]: the limiter's configuration, with its [`HeaderNames`]; [`mod@env`]: the
 //!   `RATELIMIT_*` variables it can come from.
 //!
 //! ```
