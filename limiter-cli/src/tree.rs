@@ -1,9 +1,13 @@
 //! Trees drawn as `rich` draws them (`├── `, `│   `, `└── `), with optional colours.
 //!
-//! Hand-rendered rather than with `ptree`: the text must be byte-for-byte Flask-Limiter's, each
-//! line needs its own colours (label and state differ), and `ptree`'s defaults (3-column
-//! indent, a user configuration file read from the environment) would make the output depend
-//! on the operator's setup.
+//! Laid out by `ptree` with an explicit [`PrintConfig`] (4-column indent, rich's characters, no
+//! styles of its own) so the text is byte-for-byte Flask-Limiter's whatever the operator's
+//! ptree configuration; each label styles its own pieces, since label and state differ.
+
+use ptree::print_config::{IndentChars, PrintConfig, StyleWhen};
+use ptree::TreeItem;
+use std::borrow::Cow;
+use std::io::{self, Write};
 
 /// A colour of a piece of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,39 +68,71 @@ impl Node {
         self.label.push((text.into(), style));
     }
 
-    /// Draws the tree, one line per node.
+    /// Draws the tree, one line per node, with `ptree` and a fixed layout.
     pub fn render(&self, color: bool, out: &mut String) {
-        self.write_label(color, out);
-        self.render_children("", color, out);
-    }
-
-    fn render_children(&self, prefix: &str, color: bool, out: &mut String) {
-        let last = self.children.len().saturating_sub(1);
-        for (index, child) in self.children.iter().enumerate() {
-            let (branch, continuation) = if index == last {
-                ("└── ", "    ")
-            } else {
-                ("├── ", "│   ")
-            };
-            out.push_str(prefix);
-            out.push_str(branch);
-            child.write_label(color, out);
-            child.render_children(&format!("{prefix}{continuation}"), color, out);
+        let mut bytes = Vec::new();
+        let styled = Styled { node: self, color };
+        // Writing into a Vec cannot fail, and every label is valid UTF-8.
+        if ptree::write_tree_with(&styled, &mut bytes, &print_config()).is_ok() {
+            out.push_str(&String::from_utf8_lossy(&bytes));
         }
     }
 
-    fn write_label(&self, color: bool, out: &mut String) {
+    fn write_label(&self, color: bool, out: &mut impl Write) -> io::Result<()> {
         for (text, style) in &self.label {
             match style.code().filter(|_| color) {
-                Some(code) => {
-                    out.push_str(code);
-                    out.push_str(text);
-                    out.push_str("\x1b[0m");
-                }
-                None => out.push_str(text),
+                Some(code) => write!(out, "{code}{text}\x1b[0m")?,
+                None => out.write_all(text.as_bytes())?,
             }
         }
-        out.push('\n');
+        Ok(())
+    }
+}
+
+/// The layout `rich` draws, spelled out so that neither ptree's defaults nor a user's
+/// configuration file or environment can change a byte of it.
+fn print_config() -> PrintConfig {
+    PrintConfig {
+        depth: u32::MAX,
+        indent: 4,
+        padding: 1,
+        styled: StyleWhen::Never,
+        characters: IndentChars {
+            down_and_right: "├".to_owned(),
+            down: "│".to_owned(),
+            turn_right: "└".to_owned(),
+            right: "─".to_owned(),
+            empty: " ".to_owned(),
+        },
+        // Labels carry their own colours; branches stay plain.
+        branch: ptree::Style::default(),
+        leaf: ptree::Style::default(),
+    }
+}
+
+/// A node handed to ptree, with whether its labels are coloured.
+#[derive(Clone)]
+struct Styled<'a> {
+    node: &'a Node,
+    color: bool,
+}
+
+impl TreeItem for Styled<'_> {
+    type Child = Self;
+
+    fn write_self<W: Write>(&self, f: &mut W, _style: &ptree::Style) -> io::Result<()> {
+        self.node.write_label(self.color, f)
+    }
+
+    fn children(&self) -> Cow<'_, [Self::Child]> {
+        let color = self.color;
+        Cow::Owned(
+            self.node
+                .children
+                .iter()
+                .map(|node| Styled { node, color })
+                .collect(),
+        )
     }
 }
 
@@ -126,5 +162,34 @@ mod tests {
         let mut colored = String::new();
         Node::new("Exempt", Style::BoldRed).render(true, &mut colored);
         assert_eq!(colored, "\x1b[1;31mExempt\x1b[0m\n");
+    }
+
+    #[test]
+    fn continuation_lines_run_through_nested_levels() {
+        let leaf = |text: &str| Node::new(text, Style::Plain);
+        let mut inner = leaf("inner");
+        inner.children = vec![leaf("a"), leaf("b")];
+        let mut first = leaf("first");
+        first.children = vec![inner, leaf("after")];
+        let mut last = leaf("last");
+        last.children = vec![leaf("only")];
+        let mut root = leaf("root");
+        root.children = vec![first, last];
+        let mut out = String::new();
+        root.render(false, &mut out);
+        assert_eq!(
+            out,
+            "root\n├── first\n│   ├── inner\n│   │   ├── a\n│   │   └── b\n│   └── after\n\
+             └── last\n    └── only\n"
+        );
+    }
+
+    #[test]
+    fn a_lone_node_is_its_label() {
+        let mut node = Node::new("limit", Style::Plain);
+        node.push_label(": Cleared", Style::Green);
+        let mut out = String::new();
+        node.render(true, &mut out);
+        assert_eq!(out, "limit\x1b[32m: Cleared\x1b[0m\n");
     }
 }

@@ -111,6 +111,34 @@ fn manifest_from_stdin() {
         .stdout(QUICKSTART_TREE);
 }
 
+/// The tree's layout is fixed in code: a ptree configuration file or variable of the operator
+/// changes nothing.
+#[test]
+fn tree_ignores_ptree_configuration() {
+    let dir = scratch("ptree-config");
+    let config = dir.join("ptree.toml");
+    std::fs::write(&config, "indent = 2\npadding = 0\ncharacters = \"ascii\"\n").unwrap();
+    std::fs::create_dir_all(dir.join("ptree")).unwrap();
+    std::fs::copy(&config, dir.join("ptree").join("ptree.toml")).unwrap();
+    let (_, expected, _) = run(&fixture("rich.json"), &["--color", "never", "limits"]);
+    let output = limiter()
+        .env("PTREE_CONFIG", &config)
+        .env("PTREE_INDENT", "2")
+        .env("XDG_CONFIG_HOME", &dir)
+        .args([
+            "--manifest",
+            &fixture("rich.json"),
+            "--color",
+            "never",
+            "limits",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+    assert!(expected.contains("├── ") && expected.contains("│   "));
+}
+
 #[test]
 fn colours_only_when_asked() {
     let (_, plain, _) = run(&fixture("rich.json"), &["--color", "never", "limits"]);
