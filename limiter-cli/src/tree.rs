@@ -4,6 +4,7 @@
 //! styles of its own) so the text is byte-for-byte Flask-Limiter's whatever the operator's
 //! ptree configuration; each label styles its own pieces, since label and state differ.
 
+use anstyle::{Ansi256Color, AnsiColor};
 use ptree::print_config::{IndentChars, PrintConfig, StyleWhen};
 use ptree::TreeItem;
 use std::borrow::Cow;
@@ -31,16 +32,18 @@ pub enum Style {
 }
 
 impl Style {
-    fn code(self) -> Option<&'static str> {
+    /// The terminal style; `None` for plain text.
+    fn ansi(self) -> Option<anstyle::Style> {
+        let fg = |color: AnsiColor| anstyle::Style::new().fg_color(Some(color.into()));
         match self {
             Style::Plain => None,
-            Style::Gold => Some("\x1b[38;5;178m"),
-            Style::Blue => Some("\x1b[34m"),
-            Style::BoldRed => Some("\x1b[1;31m"),
-            Style::Yellow => Some("\x1b[33m"),
-            Style::Magenta => Some("\x1b[35m"),
-            Style::Green => Some("\x1b[32m"),
-            Style::Red => Some("\x1b[31m"),
+            Style::Gold => Some(anstyle::Style::new().fg_color(Some(Ansi256Color(178).into()))),
+            Style::Blue => Some(fg(AnsiColor::Blue)),
+            Style::BoldRed => Some(fg(AnsiColor::Red).bold()),
+            Style::Yellow => Some(fg(AnsiColor::Yellow)),
+            Style::Magenta => Some(fg(AnsiColor::Magenta)),
+            Style::Green => Some(fg(AnsiColor::Green)),
+            Style::Red => Some(fg(AnsiColor::Red)),
         }
     }
 }
@@ -68,20 +71,21 @@ impl Node {
         self.label.push((text.into(), style));
     }
 
-    /// Draws the tree, one line per node, with `ptree` and a fixed layout.
-    pub fn render(&self, color: bool, out: &mut String) {
+    /// Draws the tree, one line per node, with `ptree` and a fixed layout. Labels carry their
+    /// styles; the output stream strips them when the terminal should not get them.
+    pub fn render(&self, out: &mut String) {
         let mut bytes = Vec::new();
-        let styled = Styled { node: self, color };
+        let styled = Styled { node: self };
         // Writing into a Vec cannot fail, and every label is valid UTF-8.
         if ptree::write_tree_with(&styled, &mut bytes, &print_config()).is_ok() {
             out.push_str(&String::from_utf8_lossy(&bytes));
         }
     }
 
-    fn write_label(&self, color: bool, out: &mut impl Write) -> io::Result<()> {
+    fn write_label(&self, out: &mut impl Write) -> io::Result<()> {
         for (text, style) in &self.label {
-            match style.code().filter(|_| color) {
-                Some(code) => write!(out, "{code}{text}\x1b[0m")?,
+            match style.ansi() {
+                Some(style) => write!(out, "{style}{text}{style:#}")?,
                 None => out.write_all(text.as_bytes())?,
             }
         }
@@ -110,27 +114,25 @@ fn print_config() -> PrintConfig {
     }
 }
 
-/// A node handed to ptree, with whether its labels are coloured.
+/// A node handed to ptree.
 #[derive(Clone)]
 struct Styled<'a> {
     node: &'a Node,
-    color: bool,
 }
 
 impl TreeItem for Styled<'_> {
     type Child = Self;
 
     fn write_self<W: Write>(&self, f: &mut W, _style: &ptree::Style) -> io::Result<()> {
-        self.node.write_label(self.color, f)
+        self.node.write_label(f)
     }
 
     fn children(&self) -> Cow<'_, [Self::Child]> {
-        let color = self.color;
         Cow::Owned(
             self.node
                 .children
                 .iter()
-                .map(|node| Styled { node, color })
+                .map(|node| Styled { node })
                 .collect(),
         )
     }
@@ -153,15 +155,15 @@ mod tests {
         slow.children.push(Node::new("1 per 1 day", Style::Yellow));
         root.children.push(slow);
         let mut out = String::new();
-        root.render(false, &mut out);
+        root.render(&mut out);
         assert_eq!(
-            out,
+            anstream::adapter::strip_str(&out).to_string(),
             "app\n├── fast: /fast\n│   ├── 2 per 1 minute\n│   └── 1 per 1 second\n\
              └── slow: /slow\n    └── 1 per 1 day\n"
         );
         let mut colored = String::new();
-        Node::new("Exempt", Style::BoldRed).render(true, &mut colored);
-        assert_eq!(colored, "\x1b[1;31mExempt\x1b[0m\n");
+        Node::new("Exempt", Style::BoldRed).render(&mut colored);
+        assert_eq!(colored, "\x1b[1m\x1b[31mExempt\x1b[0m\n");
     }
 
     #[test]
@@ -176,7 +178,7 @@ mod tests {
         let mut root = leaf("root");
         root.children = vec![first, last];
         let mut out = String::new();
-        root.render(false, &mut out);
+        root.render(&mut out);
         assert_eq!(
             out,
             "root\n├── first\n│   ├── inner\n│   │   ├── a\n│   │   └── b\n│   └── after\n\
@@ -189,7 +191,7 @@ mod tests {
         let mut node = Node::new("limit", Style::Plain);
         node.push_label(": Cleared", Style::Green);
         let mut out = String::new();
-        node.render(true, &mut out);
+        node.render(&mut out);
         assert_eq!(out, "limit\x1b[32m: Cleared\x1b[0m\n");
     }
 }
