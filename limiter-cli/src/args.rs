@@ -1,7 +1,6 @@
 //! The command line: options, subcommands and help texts (clap's definitions, nothing run here).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 const ABOUT: &str = "Limiter maintenance & utility commands: inspect and clear the rate limits \
@@ -106,7 +105,8 @@ pub struct SourceArgs {
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
-    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    /// Colour when stdout is a terminal that takes colour (NO_COLOR, CLICOLOR,
+    /// CLICOLOR_FORCE and TERM=dumb are honoured).
     Auto,
     /// Always colour.
     Always,
@@ -115,14 +115,12 @@ pub enum Color {
 }
 
 impl Color {
-    /// Whether to emit colour codes on stdout.
-    pub fn enabled(self) -> bool {
+    /// The choice the styled stdout stream applies.
+    pub fn choice(self) -> anstream::ColorChoice {
         match self {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
         }
     }
 }

@@ -12,7 +12,7 @@ use limiter_core::manifest::Manifest;
 use limiter_core::model::LimitInfo;
 
 /// Runs `limiter clear`.
-pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(), CliError> {
+pub async fn run(manifest: &Manifest, args: &ClearArgs) -> Result<(), CliError> {
     let selection = select(manifest, &args.filter)?;
     state::warn_if_memory(manifest);
     let store = state::connect(manifest).await?;
@@ -30,7 +30,7 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
         for route in &selection.routes {
             trees.push(route_node(route, &selection, Some(&state)).await);
         }
-        let mut text = render(&trees, color);
+        let mut text = render(&trees);
         text.push_str(&format!(
             "Proceed with resetting limits for key: {key}? [y/n] "
         ));
@@ -78,7 +78,7 @@ pub async fn run(manifest: &Manifest, args: &ClearArgs, color: bool) -> Result<(
             clear_all(&store, limits.into_iter(), key, selection.method.is_some()).await?;
         trees.push(tree);
     }
-    write_out(&render(&trees, color))
+    write_out(&render(&trees))
 }
 
 /// Clears each limit and returns its `… : Cleared` line. Per-method entries of one limit are

@@ -11,7 +11,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Completions(args) = &cli.command {
         return write_out(&completions(args.shell));
     }
-    let color = cli.color.enabled();
+    cli.color.choice().write_global();
     let source = match (cli.source.manifest, cli.source.app) {
         (Some(file), _) => app::Source::Manifest(file),
         (None, Some(binary)) => app::Source::App(binary),
@@ -19,12 +19,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     let manifest = app::load(&source).await?;
     match cli.command {
-        Command::Limits(args) => limits::run(&manifest, &args, color).await,
+        Command::Limits(args) => limits::run(&manifest, &args).await,
         Command::Config(args) => {
             let text = config::run(&manifest, args.format).await;
             write_out(&text)
         }
-        Command::Clear(args) => clear::run(&manifest, &args, color).await,
+        Command::Clear(args) => clear::run(&manifest, &args).await,
         Command::Completions(args) => write_out(&completions(args.shell)),
     }
 }

@@ -144,11 +144,11 @@ pub async fn trees(
     trees
 }
 
-/// Draws trees one after the other.
-pub fn render(trees: &[Node], color: bool) -> String {
+/// Draws trees one after the other, styled (the output stream strips the styles when needed).
+pub fn render(trees: &[Node]) -> String {
     let mut out = String::new();
     for tree in trees {
-        tree.render(color, &mut out);
+        tree.render(&mut out);
     }
     out
 }

@@ -5,7 +5,7 @@ use crate::args::{Format, LimitsArgs};
 use crate::error::CliError;
 use crate::json;
 use crate::limit_trees::{render, trees, KeyState};
-use crate::output::write_out;
+use crate::output::{clear_screen, write_out};
 use crate::select::select;
 use crate::state;
 use limiter_core::manifest::Manifest;
@@ -16,7 +16,7 @@ use std::time::Duration;
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Runs `limiter limits`.
-pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<(), CliError> {
+pub async fn run(manifest: &Manifest, args: &LimitsArgs) -> Result<(), CliError> {
     let selection = select(manifest, &args.filter)?;
     let mut store = match &args.key {
         Some(_) => {
@@ -31,7 +31,7 @@ pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<
             store: store.as_ref().and_then(|store| store.as_ref().ok()),
         });
         let text = match args.format {
-            Format::Text => render(&trees(manifest, &selection, key.as_ref()).await, color),
+            Format::Text => render(&trees(manifest, &selection, key.as_ref()).await),
             Format::Json => json::limits_document(manifest, &selection, key.as_ref()).await,
         };
         if !args.watch {
@@ -42,7 +42,9 @@ pub async fn run(manifest: &Manifest, args: &LimitsArgs, color: bool) -> Result<
             };
         }
         if std::io::stdout().is_terminal() && args.format == Format::Text {
-            write_out(&format!("\x1b[H\x1b[2J{text}"))?;
+            // Straight to the terminal: the styled stream may strip escape codes.
+            clear_screen()?;
+            write_out(&text)?;
         } else {
             write_out(&format!("{text}\n"))?;
         }

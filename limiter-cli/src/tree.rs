@@ -1,9 +1,14 @@
 //! Trees drawn as `rich` draws them (`├── `, `│   `, `└── `), with optional colours.
 //!
-//! Hand-rendered rather than with `ptree`: the text must be byte-for-byte Flask-Limiter's, each
-//! line needs its own colours (label and state differ), and `ptree`'s defaults (3-column
-//! indent, a user configuration file read from the environment) would make the output depend
-//! on the operator's setup.
+//! Laid out by `ptree` with an explicit [`PrintConfig`] (4-column indent, rich's characters, no
+//! styles of its own) so the text is byte-for-byte Flask-Limiter's whatever the operator's
+//! ptree configuration; each label styles its own pieces, since label and state differ.
+
+use anstyle::{Ansi256Color, AnsiColor};
+use ptree::print_config::{IndentChars, PrintConfig, StyleWhen};
+use ptree::TreeItem;
+use std::borrow::Cow;
+use std::io::{self, Write};
 
 /// A colour of a piece of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +32,18 @@ pub enum Style {
 }
 
 impl Style {
-    fn code(self) -> Option<&'static str> {
+    /// The terminal style; `None` for plain text.
+    fn ansi(self) -> Option<anstyle::Style> {
+        let fg = |color: AnsiColor| anstyle::Style::new().fg_color(Some(color.into()));
         match self {
             Style::Plain => None,
-            Style::Gold => Some("\x1b[38;5;178m"),
-            Style::Blue => Some("\x1b[34m"),
-            Style::BoldRed => Some("\x1b[1;31m"),
-            Style::Yellow => Some("\x1b[33m"),
-            Style::Magenta => Some("\x1b[35m"),
-            Style::Green => Some("\x1b[32m"),
-            Style::Red => Some("\x1b[31m"),
+            Style::Gold => Some(anstyle::Style::new().fg_color(Some(Ansi256Color(178).into()))),
+            Style::Blue => Some(fg(AnsiColor::Blue)),
+            Style::BoldRed => Some(fg(AnsiColor::Red).bold()),
+            Style::Yellow => Some(fg(AnsiColor::Yellow)),
+            Style::Magenta => Some(fg(AnsiColor::Magenta)),
+            Style::Green => Some(fg(AnsiColor::Green)),
+            Style::Red => Some(fg(AnsiColor::Red)),
         }
     }
 }
@@ -64,39 +71,70 @@ impl Node {
         self.label.push((text.into(), style));
     }
 
-    /// Draws the tree, one line per node.
-    pub fn render(&self, color: bool, out: &mut String) {
-        self.write_label(color, out);
-        self.render_children("", color, out);
-    }
-
-    fn render_children(&self, prefix: &str, color: bool, out: &mut String) {
-        let last = self.children.len().saturating_sub(1);
-        for (index, child) in self.children.iter().enumerate() {
-            let (branch, continuation) = if index == last {
-                ("└── ", "    ")
-            } else {
-                ("├── ", "│   ")
-            };
-            out.push_str(prefix);
-            out.push_str(branch);
-            child.write_label(color, out);
-            child.render_children(&format!("{prefix}{continuation}"), color, out);
+    /// Draws the tree, one line per node, with `ptree` and a fixed layout. Labels carry their
+    /// styles; the output stream strips them when the terminal should not get them.
+    pub fn render(&self, out: &mut String) {
+        let mut bytes = Vec::new();
+        let styled = Styled { node: self };
+        // Writing into a Vec cannot fail, and every label is valid UTF-8.
+        if ptree::write_tree_with(&styled, &mut bytes, &print_config()).is_ok() {
+            out.push_str(&String::from_utf8_lossy(&bytes));
         }
     }
 
-    fn write_label(&self, color: bool, out: &mut String) {
+    fn write_label(&self, out: &mut impl Write) -> io::Result<()> {
         for (text, style) in &self.label {
-            match style.code().filter(|_| color) {
-                Some(code) => {
-                    out.push_str(code);
-                    out.push_str(text);
-                    out.push_str("\x1b[0m");
-                }
-                None => out.push_str(text),
+            match style.ansi() {
+                Some(style) => write!(out, "{style}{text}{style:#}")?,
+                None => out.write_all(text.as_bytes())?,
             }
         }
-        out.push('\n');
+        Ok(())
+    }
+}
+
+/// The layout `rich` draws, spelled out so that neither ptree's defaults nor a user's
+/// configuration file or environment can change a byte of it.
+fn print_config() -> PrintConfig {
+    PrintConfig {
+        depth: u32::MAX,
+        indent: 4,
+        padding: 1,
+        styled: StyleWhen::Never,
+        characters: IndentChars {
+            down_and_right: "├".to_owned(),
+            down: "│".to_owned(),
+            turn_right: "└".to_owned(),
+            right: "─".to_owned(),
+            empty: " ".to_owned(),
+        },
+        // Labels carry their own colours; branches stay plain.
+        branch: ptree::Style::default(),
+        leaf: ptree::Style::default(),
+    }
+}
+
+/// A node handed to ptree.
+#[derive(Clone)]
+struct Styled<'a> {
+    node: &'a Node,
+}
+
+impl TreeItem for Styled<'_> {
+    type Child = Self;
+
+    fn write_self<W: Write>(&self, f: &mut W, _style: &ptree::Style) -> io::Result<()> {
+        self.node.write_label(f)
+    }
+
+    fn children(&self) -> Cow<'_, [Self::Child]> {
+        Cow::Owned(
+            self.node
+                .children
+                .iter()
+                .map(|node| Styled { node })
+                .collect(),
+        )
     }
 }
 
@@ -117,14 +155,43 @@ mod tests {
         slow.children.push(Node::new("1 per 1 day", Style::Yellow));
         root.children.push(slow);
         let mut out = String::new();
-        root.render(false, &mut out);
+        root.render(&mut out);
         assert_eq!(
-            out,
+            anstream::adapter::strip_str(&out).to_string(),
             "app\n├── fast: /fast\n│   ├── 2 per 1 minute\n│   └── 1 per 1 second\n\
              └── slow: /slow\n    └── 1 per 1 day\n"
         );
         let mut colored = String::new();
-        Node::new("Exempt", Style::BoldRed).render(true, &mut colored);
-        assert_eq!(colored, "\x1b[1;31mExempt\x1b[0m\n");
+        Node::new("Exempt", Style::BoldRed).render(&mut colored);
+        assert_eq!(colored, "\x1b[1m\x1b[31mExempt\x1b[0m\n");
+    }
+
+    #[test]
+    fn continuation_lines_run_through_nested_levels() {
+        let leaf = |text: &str| Node::new(text, Style::Plain);
+        let mut inner = leaf("inner");
+        inner.children = vec![leaf("a"), leaf("b")];
+        let mut first = leaf("first");
+        first.children = vec![inner, leaf("after")];
+        let mut last = leaf("last");
+        last.children = vec![leaf("only")];
+        let mut root = leaf("root");
+        root.children = vec![first, last];
+        let mut out = String::new();
+        root.render(&mut out);
+        assert_eq!(
+            out,
+            "root\n├── first\n│   ├── inner\n│   │   ├── a\n│   │   └── b\n│   └── after\n\
+             └── last\n    └── only\n"
+        );
+    }
+
+    #[test]
+    fn a_lone_node_is_its_label() {
+        let mut node = Node::new("limit", Style::Plain);
+        node.push_label(": Cleared", Style::Green);
+        let mut out = String::new();
+        node.render(&mut out);
+        assert_eq!(out, "limit\x1b[32m: Cleared\x1b[0m\n");
     }
 }

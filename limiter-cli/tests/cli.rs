@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 
 fn limiter() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_limiter"));
-    command.env_remove("LIMITER_APP").env_remove("NO_COLOR");
+    command
+        .env_remove("LIMITER_APP")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("TERM");
     command
 }
 
@@ -111,6 +116,83 @@ fn manifest_from_stdin() {
         .stdout(QUICKSTART_TREE);
 }
 
+/// `limiter --manifest rich.json limits` (stdout a pipe) with `env` set: its stdout.
+fn limits_with_env(env: &[(&str, &str)], extra: &[&str]) -> String {
+    let mut command = limiter();
+    command
+        .args(["--manifest", &fixture("rich.json"), "limits"])
+        .args(extra);
+    for (var, value) in env {
+        command.env(var, value);
+    }
+    if extra.contains(&"--watch") {
+        command.timeout(std::time::Duration::from_millis(1500));
+    }
+    String::from_utf8(command.output().unwrap().stdout).unwrap()
+}
+
+#[test]
+fn colour_follows_the_environment() {
+    let (_, plain, _) = run(&fixture("rich.json"), &["--color", "never", "limits"]);
+    let forced = limits_with_env(&[("CLICOLOR_FORCE", "1")], &[]);
+    assert!(forced.contains("\x1b[33m1 per 1 second\x1b[0m"), "{forced}");
+    assert_eq!(anstream::adapter::strip_str(&forced).to_string(), plain);
+    for env in [
+        &[("NO_COLOR", "1")][..],
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")],
+        &[("TERM", "dumb")],
+        &[("CLICOLOR", "0")],
+        &[], // a pipe
+    ] {
+        assert_eq!(limits_with_env(env, &[]), plain, "{env:?}");
+    }
+    // `--color never` wins over CLICOLOR_FORCE, `--color always` over NO_COLOR.
+    let never = limits_with_env(&[("CLICOLOR_FORCE", "1")], &["--color", "never"]);
+    assert_eq!(never, plain);
+    let always = limits_with_env(&[("NO_COLOR", "1")], &["--color", "always"]);
+    assert!(always.contains("\x1b[33m1 per 1 second\x1b[0m"), "{always}");
+}
+
+#[test]
+fn watch_never_clears_a_pipe() {
+    for env in [&[][..], &[("CLICOLOR_FORCE", "1")]] {
+        let out = limits_with_env(env, &["--watch"]);
+        assert!(out.contains("1 per 1 second"), "{env:?}: {out}");
+        assert!(
+            !out.contains("\x1b[2J") && !out.contains("\x1b[H"),
+            "{env:?}: {out:?}"
+        );
+    }
+}
+
+/// The tree's layout is fixed in code: a ptree configuration file or variable of the operator
+/// changes nothing.
+#[test]
+fn tree_ignores_ptree_configuration() {
+    let dir = scratch("ptree-config");
+    let config = dir.join("ptree.toml");
+    std::fs::write(&config, "indent = 2\npadding = 0\ncharacters = \"ascii\"\n").unwrap();
+    std::fs::create_dir_all(dir.join("ptree")).unwrap();
+    std::fs::copy(&config, dir.join("ptree").join("ptree.toml")).unwrap();
+    let (_, expected, _) = run(&fixture("rich.json"), &["--color", "never", "limits"]);
+    let output = limiter()
+        .env("PTREE_CONFIG", &config)
+        .env("PTREE_INDENT", "2")
+        .env("XDG_CONFIG_HOME", &dir)
+        .args([
+            "--manifest",
+            &fixture("rich.json"),
+            "--color",
+            "never",
+            "limits",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+    assert!(expected.contains("├── ") && expected.contains("│   "));
+}
+
 #[test]
 fn colours_only_when_asked() {
     let (_, plain, _) = run(&fixture("rich.json"), &["--color", "never", "limits"]);
@@ -118,13 +200,13 @@ fn colours_only_when_asked() {
     let (code, colored, _) = run(&fixture("rich.json"), &["--color", "always", "limits"]);
     assert_eq!(code, 0);
     for expected in [
-        "\x1b[38;5;178mapp\x1b[0m",         // gold app group
-        "\x1b[34mbp.child\x1b[0m",          // blue blueprint group
-        "\x1b[1;31mExempt\x1b[0m",          // bold red Exempt
-        "\x1b[1;31m9 per 1 minute\x1b[0m",  // bold red blueprint limit
-        "\x1b[33m1 per 1 second\x1b[0m",    // yellow route limit
-        "\x1b[35m200 per 1 day\x1b[0m",     // magenta default
-        "\x1b[38;5;178mMeta Limits\x1b[0m", // gold
+        "\x1b[38;5;178mapp\x1b[0m",             // gold app group
+        "\x1b[34mbp.child\x1b[0m",              // blue blueprint group
+        "\x1b[1m\x1b[31mExempt\x1b[0m",         // bold red Exempt
+        "\x1b[1m\x1b[31m9 per 1 minute\x1b[0m", // bold red blueprint limit
+        "\x1b[33m1 per 1 second\x1b[0m",        // yellow route limit
+        "\x1b[35m200 per 1 day\x1b[0m",         // magenta default
+        "\x1b[38;5;178mMeta Limits\x1b[0m",     // gold
     ] {
         assert!(colored.contains(expected), "{expected:?} in {colored}");
     }
