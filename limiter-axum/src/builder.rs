@@ -315,7 +315,7 @@ impl LimiterBuilder {
     }
 
     /// When the storage fails, switch to an in-memory storage (same strategy) until a recovery
-    /// probe succeeds (§4.11).
+    /// probe succeeds, as Flask-Limiter's in-memory fallback.
     pub fn in_memory_fallback_enabled(mut self, enabled: bool) -> Self {
         self.in_memory_fallback_enabled = enabled;
         self

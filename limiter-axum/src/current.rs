@@ -1,4 +1,4 @@
-//! Flask-Limiter's `current_limit` / `current_limits` for handlers (§4.12).
+//! Flask-Limiter's `current_limit` / `current_limits` for handlers ([Flask-Limiter's API](https://flask-limiter.readthedocs.io/en/stable/api.html)).
 
 use crate::RequestLimit;
 use axum::extract::FromRequestParts;

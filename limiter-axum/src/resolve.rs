@@ -1,4 +1,4 @@
-//! Resolution of a route's limits (Flask-Limiter §4.6), once, when the router is given to the
+//! Resolution of a route's limits (as Flask-Limiter's limit resolution does), once, when the router is given to the
 //! limiter.
 
 use crate::check::{Entry, EntryKind, HandlerCell, ResolvedRoute};
@@ -176,7 +176,7 @@ fn blueprint_limits(route: &RouteRecord) -> Vec<&Limit> {
     let Some(leaf) = route.ancestry.last() else {
         return limits;
     };
-    // Only the innermost blueprint's own flags decide (Flask-Limiter §4.6 step 3): flags an
+    // Only the innermost blueprint's own flags decide (as in Flask-Limiter's resolution): flags an
     // ancestor passes down with DESCENDENTS exempt the nested routes from the defaults and the
     // application limits, not from the nested blueprint's own limits. A route's own exemption
     // never drops its blueprint's limits either: it drops the route's decorated limits only.

@@ -8,7 +8,7 @@ use crate::tree::{Node, Style};
 use limiter_core::manifest::Manifest;
 use limiter_core::model::{LimitInfo, LimitSource, RouteInfo};
 
-/// The style of a limit line: blueprint bold red, route yellow, default magenta (§5.1).
+/// The style of a limit line: blueprint bold red, route yellow, default magenta, as `flask limiter limits`.
 fn limit_style(source: LimitSource) -> Style {
     match source {
         LimitSource::Blueprint => Style::BoldRed,

@@ -366,7 +366,7 @@ mod tests {
         input.parse::<RateLimit>().unwrap().expiry_seconds()
     }
 
-    // The rows of §1.4 of the behaviour specification, one test each.
+    // Each canonical form `limits` prints (`str(limit)`), one test each.
     #[test]
     fn two_per_minute() {
         assert_eq!(canonical("2 per minute"), ["2 per 1 minute"]);
@@ -463,7 +463,7 @@ mod tests {
         }
     }
 
-    // The rest of §1.1–1.3.
+    // The rest of the grammar, granularities and value errors of `limits.parse`.
     #[test]
     fn per_needs_no_spaces() {
         assert_eq!(canonical("3perminute"), ["3 per 1 minute"]);

@@ -1,4 +1,4 @@
-//! The app of Flask-Limiter's `flask limiter limits` example (behaviour reference §5.1), in axum:
+//! The app of Flask-Limiter's `flask limiter limits` example (https://flask-limiter.readthedocs.io/en/stable/cli.html), in axum:
 //! application and meta limits, default limits, blueprints (named routers) with a nested child
 //! blueprint and an exempt blueprint, a per-method limit, a shared limit and a route that adds a
 //! limit to the defaults.
@@ -94,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let child = Router::named("child")
         .route("/b", get(childb))
         // Not overriding the defaults, so the parent's 7 per minute is inherited too (a child's
-        // own limits that override the defaults replace the inherited ones, §4.6).
+        // own limits that override the defaults replace the inherited ones, as in Flask-Limiter).
         .limit_with(Limit::new("9 per minute").override_defaults(false));
     let bp = Router::named("bp")
         .route("/a", get(bpa))

@@ -95,7 +95,7 @@ pub(crate) fn write_headers(core: &Core, response: &mut Response, header: Header
     let names = &core.header_names;
     let now = SystemTime::now();
     let reset = reset_header(header.reset_at);
-    // A Retry-After the handler set itself wins if it is later (§4.9), in whole seconds as Flask.
+    // A Retry-After the handler set itself wins if it is later (as Flask-Limiter's headers), in whole seconds as Flask.
     let existing = response
         .headers()
         .get(&names.retry_after)

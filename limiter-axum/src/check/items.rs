@@ -138,7 +138,8 @@ pub(crate) fn items_for<'a>(
             Provider::Invalid { .. } => continue,
         }
     }
-    // Smallest window first, declaration order among ties (a stable sort), as `limits` does.
+    // Smallest window first (a stable sort, as Flask-Limiter sorts by granularity): among ties the
+    // registration order, which for stacked attributes is bottom-up, as Python applies decorators.
     items.sort_by(|a, b| a.rate.granularity_order(&b.rate));
 }
 

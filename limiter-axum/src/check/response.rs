@@ -136,7 +136,7 @@ pub(crate) fn request_limit(
     }
 }
 
-/// Werkzeug's 429 page, byte for byte (§4.10), with the description HTML-escaped.
+/// Werkzeug's 429 page, byte for byte (Flask-Limiter's default 429), with the description HTML-escaped.
 pub(crate) fn too_many_requests_body(message: Option<&str>, rate: &RateLimit) -> Bytes {
     let description = match message {
         Some(message) => message.to_owned(),

@@ -47,18 +47,10 @@
 //!
 //! # Known differences (issue 11)
 //!
-//! The scripts of the six differences of issue 11 fail on the code they were written against and
-//! are `#[ignore]`d with what differs; the fixes remove the ignores. Difference 1 (our
-//! `Retry-After` is one second lower than Flask's) shows on nearly every limited response, so
-//! while [`DIFFERENCE_1_OPEN`] is set the other scripts accept exactly that, Flask's value or
-//! one second less, and nothing else; difference 1's own scripts always compare exactly. On a 429
-//! in seconds form they also accept, instead of Flask's value, the smallest value that does not
-//! send the client back before `X-RateLimit-Reset`, and never 0 (Flask sends 0 when the window
-//! resets within the second).
-//!
-//! The suite found two more differences, not in issue 11, also `#[ignore]`d with what differs:
-//! the headers with `fail_on_first_breach(false)` when two limits are breached at once, and the
-//! own limits of a blueprint nested in one exempted with `DESCENDENTS`.
+//! Each difference of issue 11 has its own scripts, which failed on the code they were written
+//! against and pass since the fixes. The two still open are `#[ignore]`d with what differs:
+//! difference 3 (the headers of a `deduct_when` response) and, found by this suite, the headers
+//! with `fail_on_first_breach(false)` when two limits are breached at once.
 //!
 //! Skipped when `LIMITER_TEST_PYTHON` is unset (see `limiter_tests::server_env`); with
 //! `LIMITER_TEST_SERVERS=1` a missing Flask-Limiter fails. Each test prints how many scripted

@@ -50,7 +50,7 @@
 //!
 //! # Strategies
 //!
-//! * **Fixed window** (§3.4 of the behaviour reference): `incr key cost`; on a miss the counter is
+//! * **Fixed window** (as Python's `limits`): `incr key cost`; on a miss the counter is
 //!   created with `add key 0` and a TTL of the window length, then incremented — so every hit is
 //!   exactly one atomic `incr`, and a lost `add` race costs nothing. (Python `add`s `cost`
 //!   directly and `incr`s again only when its `add` lost; the classic `memcache` client does not

@@ -2,7 +2,7 @@
 //! unit-tested without a server (see the tests below).
 //!
 //! They reproduce the documents and update pipelines of Python `limits`' `MongoDBStorage`
-//! (§3.5 of the behaviour reference), so a Flask-Limiter deployment and ours share one
+//! (as Python's `limits` stores them), so a Flask-Limiter deployment and ours share one
 //! `limits` database:
 //!
 //! * counters: `{_id: key, count, expireAt}`;
