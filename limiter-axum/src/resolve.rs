@@ -27,6 +27,10 @@ pub(crate) struct RouteRecord {
     pub(crate) ancestry: Vec<Arc<Blueprint>>,
     pub(crate) limits: Vec<Limit>,
     pub(crate) exempt: Option<ExemptionScope>,
+    /// Only the application limits apply (and the exemption's): the automatic OPTIONS answer of
+    /// a route with limits of its own, which Flask-Limiter counts in `before_request` only, where
+    /// a decorated route takes neither its blueprint's limits nor the defaults.
+    pub(crate) application_only: bool,
     /// `None` for an explicit opt-out ([`Router::route_unlimited`](crate::Router::route_unlimited)).
     pub(crate) cell: Option<Arc<HandlerCell>>,
 }
@@ -134,6 +138,12 @@ struct Applicable<'r> {
 
 impl<'r> Applicable<'r> {
     fn of(route: &'r RouteRecord, flags: &Flags) -> Self {
+        if route.application_only {
+            return Applicable {
+                decorated: Vec::new(),
+                blueprint: Vec::new(),
+            };
+        }
         let decorated: Vec<&Limit> = if flags.route.is_empty() {
             route.limits.iter().collect()
         } else {

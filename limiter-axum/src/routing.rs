@@ -447,6 +447,7 @@ where
                 ancestry: Vec::new(),
                 limits: handler.limits,
                 exempt: handler.exempt,
+                application_only: false,
                 cell: Some(cell),
             });
         }
@@ -470,6 +471,7 @@ where
             ancestry: Vec::new(),
             limits: Vec::new(),
             exempt: None,
+            application_only: false,
             cell: None,
         });
         self.inner = self.inner.route(path, method_router);

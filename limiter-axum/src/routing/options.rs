@@ -64,6 +64,7 @@ where
         ancestry: Vec::new(),
         limits: Vec::new(),
         exempt,
+        application_only: !first.limits.is_empty(),
         cell: Some(cell),
     };
     Some((record, router))
