@@ -1,4 +1,4 @@
-//! The app of Flask-Limiter's `flask limiter limits` example (https://flask-limiter.readthedocs.io/en/stable/cli.html), in axum:
+//! The app of [Flask-Limiter's `flask limiter limits` example](https://flask-limiter.readthedocs.io/en/stable/cli.html), in axum:
 //! application and meta limits, default limits, blueprints (named routers) with a nested child
 //! blueprint and an exempt blueprint, a per-method limit, a shared limit and a route that adds a
 //! limit to the defaults.
