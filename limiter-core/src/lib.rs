@@ -43,6 +43,7 @@ pub mod uri;
 pub use clock::Timestamp;
 pub use limiter::RateLimiter;
 pub use notation::{parse_many, Granularity, ParseError, RateLimit};
+pub use storage::ConnectFailure;
 pub use storage::{
     AdmittedReset, Decision, Decisions, Hit, MemoryStorage, MemoryStorageBuilder, Storage,
     StorageError, WindowStats,

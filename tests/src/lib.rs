@@ -155,6 +155,9 @@ pub fn cargo_binary(binary: &str) -> std::path::PathBuf {
 
 pub mod suite;
 
+mod private_redis;
+pub use private_redis::{free_port, PrivateRedis};
+
 /// The value of the environment variable `name`, which names a test server.
 ///
 /// Returns `None` after printing `SKIPPED: …` when it is unset, so the caller returns early.

@@ -117,7 +117,9 @@ async fn unreachable_or_unsupported_is_a_typed_error_at_connect() {
         assert!(
             matches!(
                 error,
-                StorageError::Backend { .. } | StorageError::Timeout { .. }
+                StorageError::Backend { .. }
+                    | StorageError::Timeout { .. }
+                    | StorageError::Connect { .. }
             ),
             "{url}: {error:?}"
         );

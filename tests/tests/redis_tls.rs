@@ -64,8 +64,9 @@ async fn valkeys_alias_connects_over_tls() {
     );
 }
 
-/// Asserts that building fails with [`StorageError::Backend`] well within `timeout`, and returns
-/// the error's text (its source chain included).
+/// Asserts that building fails with a typed error well within `timeout` — [`StorageError::Backend`]
+/// for a configuration refused before connecting, else [`StorageError::Connect`] with
+/// [`ConnectFailure::Tls`] — and returns the error's text (its source chain included).
 async fn backend_error_at_connect(builder: limiter_core::storage::RedisStorageBuilder) -> String {
     let timeout = Duration::from_secs(2);
     let started = Instant::now();
@@ -76,8 +77,9 @@ async fn backend_error_at_connect(builder: limiter_core::storage::RedisStorageBu
         .expect_err("the connection must be refused");
     let elapsed = started.elapsed();
     assert!(
-        matches!(error, StorageError::Backend { .. }),
-        "a typed Backend error, not a timeout: {error:?}"
+        matches!(error, StorageError::Backend { .. })
+            || error.connect_failure() == Some(limiter_core::ConnectFailure::Tls),
+        "a typed Backend or TLS error, not a timeout: {error:?}"
     );
     assert!(
         elapsed < timeout,

@@ -47,6 +47,54 @@ pub enum StorageError {
         /// The configured timeout.
         timeout: Duration,
     },
+    /// Opening the storage failed: the start-up proof (a connection and a real command) did not
+    /// pass. `cause` says why in a form a program can match on; the URI has its password masked.
+    #[error("cannot open the {backend} storage at {uri}: {cause}: {source}")]
+    Connect {
+        /// The backend's scheme name.
+        backend: &'static str,
+        /// The storage URI, its password replaced by `***`.
+        uri: String,
+        /// What went wrong, classified.
+        cause: ConnectFailure,
+        /// What the client library reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Why a storage could not be opened ([`StorageError::Connect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// Nothing listens at the address (connection refused, or no such socket file).
+    #[error("connection refused")]
+    Refused,
+    /// The server wants credentials the URI does not give, or refused the ones it gives.
+    #[error("authentication failed")]
+    Authentication,
+    /// The server refused the database the URI names (e.g. a Redis index out of range).
+    #[error("bad database")]
+    Database,
+    /// No answer within the connect timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The TLS handshake or the certificate check failed.
+    #[error("TLS failure")]
+    Tls,
+    /// Anything else the server or the client library reported.
+    #[error("error")]
+    Other,
+}
+
+impl StorageError {
+    /// The [`ConnectFailure`] of a [`StorageError::Connect`], `None` for every other error.
+    pub fn connect_failure(&self) -> Option<ConnectFailure> {
+        match self {
+            StorageError::Connect { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
 }
 
 /// The schemes this build of the crate can open (backends are Cargo features).

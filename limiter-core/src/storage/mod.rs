@@ -60,7 +60,7 @@ mod over_limit;
 pub mod redis;
 mod table;
 
-pub use self::error::StorageError;
+pub use self::error::{ConnectFailure, StorageError};
 pub use self::hit::{AdmittedReset, Decisions, Hit};
 #[cfg(feature = "memcached")]
 pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};

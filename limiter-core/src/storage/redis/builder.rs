@@ -1,8 +1,8 @@
 //! Configuring and opening a [`RedisStorage`].
 
 use super::batch;
-use super::connection::{connect, TlsCertificates};
-use super::errors::bounded;
+use super::connection::{connect, query_timeouts, Connection, Timeouts, TlsCertificates};
+use super::errors::{backend_error, connect_error, connect_timeout};
 use super::storage::{Inner, RedisStorage};
 use crate::storage::error::StorageError;
 use crate::storage::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
@@ -24,7 +24,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct RedisStorageBuilder {
     uri: String,
     key_prefix: String,
-    timeout: Duration,
+    /// Set by [`timeout`](RedisStorageBuilder::timeout); else the URI's, else the default.
+    timeout: Option<Duration>,
+    /// Set by [`connect_timeout`](RedisStorageBuilder::connect_timeout); else the URI's, else
+    /// the command timeout.
+    connect_timeout: Option<Duration>,
     /// Certificates for TLS; its `Debug` never prints their contents.
     tls: Option<TlsCertificates>,
     over_limit_capacity: Option<usize>,
@@ -39,9 +43,21 @@ impl RedisStorageBuilder {
         self
     }
 
-    /// The longest one operation (or connecting) may take. Defaults to [`DEFAULT_TIMEOUT`].
+    /// The longest one operation may take (and connecting, unless
+    /// [`connect_timeout`](Self::connect_timeout) is set). Defaults to the URI's
+    /// `socket_timeout` query parameter (seconds, redis-py's name: `?socket_timeout=0.25`), else
+    /// [`DEFAULT_TIMEOUT`]; this setting wins over the URI.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The longest connecting may take, start-up proof included (the first connection, `AUTH`,
+    /// `SELECT`, `PING`, loading the scripts). Defaults to the URI's `socket_connect_timeout`
+    /// query parameter (seconds), else the command [`timeout`](Self::timeout); this setting wins
+    /// over the URI.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
         self
     }
 
@@ -139,8 +155,16 @@ impl RedisStorageBuilder {
         self
     }
 
-    /// Connects (within the timeout) and returns the storage. For a sentinel URI, the master is
-    /// asked of the sentinels first.
+    /// Connects (within the connect timeout), proves the server usable with real commands
+    /// (`AUTH` and `SELECT` as the URI asks, `PING`, and on a standalone server loading the
+    /// scripts) and returns the storage. For a sentinel URI, the master is asked of the sentinels
+    /// first.
+    ///
+    /// A server that cannot be used fails here with [`StorageError::Connect`], whose
+    /// [`ConnectFailure`](crate::ConnectFailure) tells a refused connection, an authentication
+    /// failure, a bad database, a timeout and a TLS failure apart (the URI in its message has its
+    /// password masked); a configuration the client refuses before connecting (certificates
+    /// without TLS, `#insecure`, a bad `socket_timeout`) fails with [`StorageError::Backend`].
     pub async fn build(self) -> Result<RedisStorage, StorageError> {
         let parsed = StorageUri::parse(&self.uri)?;
         let backend = parsed.scheme_name();
@@ -148,8 +172,20 @@ impl RedisStorageBuilder {
         if matches!(backend, "rediss" | "valkeys") {
             return Err(crate::storage::error::not_built(backend));
         }
-        let timeout = self.timeout;
-        let connection = bounded(backend, timeout, connect(parsed, timeout, self.tls)).await?;
+        let from_query =
+            query_timeouts(&self.uri).map_err(|message| backend_error(backend, message))?;
+        let timeout = self
+            .timeout
+            .or(from_query.command)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let timeouts = Timeouts {
+            connect: self
+                .connect_timeout
+                .or(from_query.connect)
+                .unwrap_or(timeout),
+            command: timeout,
+        };
+        let connection = open(backend, parsed, timeouts, self.tls).await?;
         let coalesce = !connection.is_cluster();
         Ok(RedisStorage {
             inner: Arc::new_cyclic(|inner| Inner {
@@ -173,7 +209,8 @@ impl RedisStorage {
         RedisStorageBuilder {
             uri: uri.into(),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
+            connect_timeout: None,
             tls: None,
             over_limit_capacity: None,
         }
@@ -182,5 +219,35 @@ impl RedisStorage {
     /// Connects to `uri` with the default prefix and timeout.
     pub async fn connect(uri: impl Into<String>) -> Result<RedisStorage, StorageError> {
         RedisStorage::builder(uri).build().await
+    }
+}
+
+/// Connects and proves the connection within `timeouts.connect`, each failure classified.
+async fn open(
+    backend: &'static str,
+    uri: StorageUri,
+    timeouts: Timeouts,
+    certificates: Option<TlsCertificates>,
+) -> Result<Connection, StorageError> {
+    let failed = |error: redis::RedisError, uri: &StorageUri| {
+        if error.kind() == redis::ErrorKind::InvalidClientConfig {
+            backend_error(backend, error)
+        } else {
+            connect_error(backend, uri, error)
+        }
+    };
+    let within = timeouts.connect;
+    let opening = async {
+        let connection = connect(uri.clone(), timeouts, certificates).await?;
+        // A standalone connection was proved before its manager opened; prove the others here.
+        if !matches!(connection, Connection::Standalone(_)) {
+            connection.query(&redis::cmd("PING")).await?;
+        }
+        Ok(connection)
+    };
+    match tokio::time::timeout(within, opening).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(error)) => Err(failed(error, &uri)),
+        Err(_) => Err(connect_timeout(backend, &uri, within)),
     }
 }

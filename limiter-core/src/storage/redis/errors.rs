@@ -1,6 +1,7 @@
 //! Bounding every operation by the timeout, and the errors of this backend.
 
-use crate::storage::error::StorageError;
+use crate::storage::error::{ConnectFailure, StorageError};
+use crate::uri::StorageUri;
 use redis::{RedisError, RedisResult};
 use std::future::Future;
 use std::time::Duration;
@@ -37,4 +38,57 @@ pub(super) fn unexpected(what: &str) -> RedisError {
         "unexpected reply from the rate-limit script",
         what.to_owned(),
     ))
+}
+
+/// What went wrong when opening the storage, from the client library's error.
+pub(super) fn connect_failure(error: &RedisError) -> ConnectFailure {
+    if error.is_connection_refusal() {
+        return ConnectFailure::Refused;
+    }
+    if error.is_timeout() {
+        return ConnectFailure::Timeout;
+    }
+    if error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+    {
+        return ConnectFailure::Authentication;
+    }
+    // redis-rs reports a failed `SELECT` as "refused to switch database"; the server says
+    // "DB index is out of range".
+    let text = error.to_string();
+    if text.contains("switch database") || text.contains("DB index") {
+        return ConnectFailure::Database;
+    }
+    if super::connection::is_tls_error(error) {
+        return ConnectFailure::Tls;
+    }
+    ConnectFailure::Other
+}
+
+/// A [`StorageError::Connect`] for `uri`, classified from `error`.
+pub(super) fn connect_error(
+    backend: &'static str,
+    uri: &StorageUri,
+    error: RedisError,
+) -> StorageError {
+    StorageError::Connect {
+        backend,
+        uri: uri.redacted(),
+        cause: connect_failure(&error),
+        source: error.into(),
+    }
+}
+
+/// A [`StorageError::Connect`] for a start-up proof that did not finish within `timeout`.
+pub(super) fn connect_timeout(
+    backend: &'static str,
+    uri: &StorageUri,
+    timeout: Duration,
+) -> StorageError {
+    StorageError::Connect {
+        backend,
+        uri: uri.redacted(),
+        cause: ConnectFailure::Timeout,
+        source: format!("no answer within {timeout:?}").into(),
+    }
 }

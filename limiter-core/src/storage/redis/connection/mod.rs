@@ -4,9 +4,11 @@
 mod cluster;
 mod sentinel;
 mod standalone;
+mod timeouts;
 mod tls;
 
-pub(crate) use tls::TlsCertificates;
+pub(crate) use timeouts::query_timeouts;
+pub(crate) use tls::{is_tls_error, TlsCertificates};
 
 use crate::uri::StorageUri;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -52,12 +54,25 @@ impl Connection {
     }
 }
 
+/// How long connecting, and then each command, may take.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    /// Connecting, authenticating and the start-up proof.
+    pub(super) connect: Duration,
+    /// One command, once connected.
+    pub(super) command: Duration,
+}
+
 /// Opens the connection a Redis URI names. `certificates` are for TLS URIs only.
 pub(super) async fn connect(
     uri: StorageUri,
-    timeout: Duration,
+    timeouts: Timeouts,
     certificates: Option<TlsCertificates>,
 ) -> RedisResult<Connection> {
+    let Timeouts {
+        connect: timeout,
+        command,
+    } = timeouts;
     #[cfg(feature = "tls")]
     if let Some(redis::TlsCertificates {
         root_cert: Some(pem),
@@ -68,7 +83,7 @@ pub(super) async fn connect(
     }
     let manager_config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
+        .set_response_timeout(Some(command))
         .set_max_delay(timeout);
     match uri {
         StorageUri::Redis { ref url, .. } => {

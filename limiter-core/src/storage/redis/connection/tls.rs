@@ -1,12 +1,11 @@
 //! TLS for `rediss://`, `valkeys://` and TLS cluster nodes: the crypto provider, certificate
-//! checks, and a first connection that reports TLS failures at once (see the [module
+//! checks, and recognising a TLS failure among an error's causes (see the [module
 //! documentation](super::super#tls)).
 
 use crate::uri::StorageUri;
 use redis::{RedisError, RedisResult};
 #[cfg(feature = "tls")]
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The certificates a TLS connection is configured with.
 #[cfg(feature = "tls")]
@@ -36,35 +35,11 @@ pub(super) fn ensure_crypto_provider() {
     }
 }
 
-/// One direct connection attempt before the connection manager takes over, because the manager
-/// retries every failed attempt until the timeout: a certificate that does not verify (or a TLS
-/// configuration the build refuses, such as `#insecure`) would otherwise surface as a
-/// [`StorageError::Timeout`] after the whole timeout. Those errors are returned at once; any
-/// other failure (e.g. a refused connection) is left to the manager's retries. The probe
-/// connection is then dropped.
-#[cfg(feature = "tls")]
-pub(super) async fn tls_preflight(client: &redis::Client, timeout: Duration) -> RedisResult<()> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout));
-    match client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-    {
-        Err(error)
-            if error.kind() == redis::ErrorKind::InvalidClientConfig || is_tls_error(&error) =>
-        {
-            Err(error)
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Whether a rustls error (a handshake or certificate failure) is among `error`'s causes. The
 /// `redis` crate keeps an I/O error behind an `Arc`, and `io::Error::source` skips the error it
 /// wraps, so both layers are opened by hand.
 #[cfg(feature = "tls")]
-fn is_tls_error(error: &RedisError) -> bool {
+pub(crate) fn is_tls_error(error: &RedisError) -> bool {
     type Shared = Arc<dyn std::error::Error + Send + Sync>;
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(mut current) = cause {
@@ -115,10 +90,10 @@ pub(super) fn check_root_certificates(pem: &[u8]) -> RedisResult<()> {
 #[cfg(not(feature = "tls"))]
 pub(super) fn ensure_crypto_provider() {}
 
-/// Without the `tls` feature no TLS connection is made (see [`ensure_crypto_provider`]).
+/// Without the `tls` feature no TLS connection is made, so no error comes from TLS.
 #[cfg(not(feature = "tls"))]
-pub(super) async fn tls_preflight(_client: &redis::Client, _timeout: Duration) -> RedisResult<()> {
-    Ok(())
+pub(crate) fn is_tls_error(_error: &RedisError) -> bool {
+    false
 }
 
 /// A client for the TLS server at `url`, trusting `certificates`.
