@@ -1,7 +1,7 @@
 //! [`LimiterBuilder`]: Flask-Limiter's `Limiter(...)` arguments, in code or from `RATELIMIT_*`
 //! environment variables, and the build step that checks them and opens the storage.
 
-use crate::check::failover::Failover;
+use crate::check::failover::{Failover, DEFAULT_FAILURES_TO_OPEN};
 use crate::core::{Core, RequestFilter};
 use crate::decl::{DeductWhen, ExemptWhen, Limit, OnBreach};
 use crate::error::BuildError;
@@ -66,6 +66,7 @@ pub struct LimiterBuilder {
     failure_mode: FailureMode,
     in_memory_fallback_enabled: bool,
     in_memory_fallback: Vec<Limit>,
+    storage_failures_to_open: u32,
     #[cfg(feature = "fault-injection")]
     fault: Option<FaultSwitch>,
 }
@@ -106,6 +107,7 @@ impl Limiter {
             failure_mode: FailureMode::default(),
             in_memory_fallback_enabled: false,
             in_memory_fallback: Vec::new(),
+            storage_failures_to_open: DEFAULT_FAILURES_TO_OPEN,
             #[cfg(feature = "fault-injection")]
             fault: None,
         }
@@ -332,6 +334,15 @@ impl LimiterBuilder {
         self
     }
 
+    /// How many storage calls must fail in a row before the circuit breaker opens (default
+    /// [`DEFAULT_FAILURES_TO_OPEN`], at least 1). While it is open, decisions skip the storage
+    /// and go at once to the in-memory fallback or the failure mode; a recovery probe 1, 2, 4 …
+    /// 32 s later closes it. See the reliability guide (`docs/reliability.md`).
+    pub fn storage_failures_to_open(mut self, failures: u32) -> Self {
+        self.storage_failures_to_open = failures;
+        self
+    }
+
     /// A switch that makes storage calls fail while it is on (feature `fault-injection`).
     #[cfg(feature = "fault-injection")]
     pub fn fault_switch(mut self, switch: FaultSwitch) -> Self {
@@ -527,7 +538,7 @@ impl LimiterBuilder {
             primary,
             fallback,
             fallback_limits: self.in_memory_fallback,
-            failover: Failover::new(Arc::new(SystemClock)),
+            failover: Failover::new(Arc::new(SystemClock), self.storage_failures_to_open),
             headers_enabled: self.headers_enabled,
             current_limits: self.current_limits,
             header_names: self.header_names,

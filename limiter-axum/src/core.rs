@@ -49,24 +49,25 @@ pub(crate) struct Core {
 
 impl Core {
     /// The storage to use for this request and whether it is the fallback, probing the primary
-    /// for recovery when a probe is due.
-    pub(crate) async fn current_backend(&self) -> (&RateLimiter, bool) {
+    /// for recovery when a probe is due; `None` while the circuit breaker is open and there is no
+    /// fallback: the failure mode answers without a storage call.
+    pub(crate) async fn current_backend(&self) -> Option<(&RateLimiter, bool)> {
         if self.failover.is_down() {
             if self.failover.claim_probe() && self.storage_check().await {
                 self.failover.recovered();
-                return (&self.primary, false);
+                return Some((&self.primary, false));
             }
-            if let Some(fallback) = &self.fallback {
-                return (fallback, true);
-            }
+            return self.fallback.as_ref().map(|fallback| (fallback, true));
         }
-        (&self.primary, false)
+        Some((&self.primary, false))
     }
 
-    /// Marks the primary storage down, if a fallback exists; `true` if the caller should retry
-    /// on the fallback.
-    pub(crate) fn mark_dead(&self) -> bool {
-        self.fallback.is_some() && self.failover.mark_down()
+    /// Records a failed call to the primary storage (the circuit breaker opens after enough in a
+    /// row); `true` if the caller should retry on the fallback, which every request whose
+    /// primary call failed does, those in flight when the storage died included.
+    pub(crate) fn mark_dead(&self, error: &StorageError) -> bool {
+        self.failover.failed(error);
+        self.fallback.is_some()
     }
 
     /// The injected failure of `backend`, if the fault switch is on and it is the primary.

@@ -53,6 +53,7 @@ mod resolve;
 pub mod routing;
 
 pub use builder::LimiterBuilder;
+pub use check::failover::DEFAULT_FAILURES_TO_OPEN;
 pub use current::{CurrentLimits, CurrentLimitsMissing};
 pub use decl::{Cost, CostFn, DeductWhenFn, ExemptWhenFn, KeyFn, Limit, OnBreachFn};
 pub use error::BuildError;

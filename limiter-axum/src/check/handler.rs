@@ -2,6 +2,7 @@
 //! — at once in `call` when the storage answers at once, else in a boxed future that waits on it.
 
 use super::decide::{decide, decide_now, deduct, due, Outcome, Undecided};
+use super::failover::breaker_open_response;
 use super::future::LimitFuture;
 use super::headers::{write_headers, HeaderInfo};
 use super::items::BuiltItems;
@@ -146,16 +147,29 @@ where
         }
         return handler(request).await;
     }
-    let (mut backend, mut in_fallback) = core.current_backend().await;
+    let Some((mut backend, mut in_fallback)) = core.current_backend().await else {
+        // The breaker is open and there is no fallback: the failure mode, without waiting.
+        if let Some(response) = breaker_open_response(core.failure_mode) {
+            return response;
+        }
+        if let Some(current) = no_limits(core) {
+            request.extensions_mut().insert(current);
+        }
+        return handler(request).await;
+    };
     let mut built = BuiltItems::new();
     let prepared = prepare(route, &request, in_fallback, &mut built);
     let mut outcome = decide(route, &prepared, backend).await;
     // Both borrow the request, which the handler gets next.
     drop(prepared);
     drop(built);
+    match &outcome {
+        Ok(_) if !in_fallback => core.failover.succeeded(),
+        _ => {}
+    }
     if let Err(error) = &outcome {
-        if !in_fallback && core.mark_dead() {
-            tracing::warn!(%error, "rate limit storage error; retrying on the in-memory fallback");
+        if !in_fallback && core.mark_dead(error) {
+            tracing::debug!(%error, "rate limit storage error; retrying on the in-memory fallback");
             if let Some(fallback) = &core.fallback {
                 backend = fallback;
                 in_fallback = true;
