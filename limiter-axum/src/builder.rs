@@ -67,6 +67,7 @@ pub struct LimiterBuilder {
     in_memory_fallback_enabled: bool,
     in_memory_fallback: Vec<Limit>,
     storage_failures_to_open: u32,
+    lazy_storage: Option<bool>,
     #[cfg(feature = "fault-injection")]
     fault: Option<FaultSwitch>,
 }
@@ -108,6 +109,7 @@ impl Limiter {
             in_memory_fallback_enabled: false,
             in_memory_fallback: Vec::new(),
             storage_failures_to_open: DEFAULT_FAILURES_TO_OPEN,
+            lazy_storage: None,
             #[cfg(feature = "fault-injection")]
             fault: None,
         }
@@ -343,6 +345,19 @@ impl LimiterBuilder {
         self
     }
 
+    /// Whether [`build`](Self::build) may start without the storage (lazy start): a Redis
+    /// storage whose server cannot be reached is then logged (a `tracing` warning with the
+    /// cause) and connected in the background, and requests meanwhile get the in-memory
+    /// fallback or the failure mode. **Defaults to `true` when the in-memory fallback or
+    /// [`FailureMode::FailOpen`] is configured**, since the app can serve without the storage,
+    /// and to `false` otherwise: with fail-closed a storage that cannot be opened is a start-up
+    /// error with its cause. The `limiter` CLI's manifest run (`LIMITER_INSPECT=manifest`)
+    /// always starts lazily, so `limiter limits` and `limiter config` work without the storage.
+    pub fn lazy_storage(mut self, lazy: bool) -> Self {
+        self.lazy_storage = Some(lazy);
+        self
+    }
+
     /// A switch that makes storage calls fail while it is on (feature `fault-injection`).
     #[cfg(feature = "fault-injection")]
     pub fn fault_switch(mut self, switch: FaultSwitch) -> Self {
@@ -486,7 +501,12 @@ impl LimiterBuilder {
                          explicitly specified. This is not recommended for production use."
                     );
                 }
-                Storage::connect(&storage_uri).await?
+                let can_serve_without = self.in_memory_fallback_enabled
+                    || !self.in_memory_fallback.is_empty()
+                    || self.failure_mode == FailureMode::FailOpen;
+                let lazy = self.lazy_storage.unwrap_or(can_serve_without)
+                    || limiter_core::manifest::inspect_requested();
+                crate::lazy_start::connect(&storage_uri, lazy).await?
             }
         };
         Ok((storage_uri, storage))

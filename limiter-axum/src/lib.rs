@@ -45,6 +45,7 @@ mod exemption;
 mod fault;
 mod inspect;
 mod key;
+mod lazy_start;
 mod limiter;
 mod options;
 mod registration;

@@ -17,8 +17,13 @@ impl PrivateRedis {
     /// Starts one on a free port, requiring `password` if given; waits until it accepts
     /// connections.
     pub fn start(password: Option<&str>) -> PrivateRedis {
+        PrivateRedis::start_on(free_port(), password)
+    }
+
+    /// Starts one on `port` (e.g. one an app was told to use before its Redis existed).
+    pub fn start_on(port: u16, password: Option<&str>) -> PrivateRedis {
         let mut redis = PrivateRedis {
-            port: free_port(),
+            port,
             password: password.map(str::to_owned),
             child: None,
         };

@@ -1,7 +1,9 @@
 //! Configuring and opening a [`RedisStorage`].
 
 use super::batch;
-use super::connection::{connect, query_timeouts, Connection, Timeouts, TlsCertificates};
+use super::connection::{
+    connect, query_timeouts, spawn_pending, Connection, Timeouts, TlsCertificates,
+};
 use super::errors::{backend_error, connect_error, connect_timeout};
 use super::storage::{Inner, RedisStorage};
 use crate::storage::error::StorageError;
@@ -32,6 +34,7 @@ pub struct RedisStorageBuilder {
     /// Certificates for TLS; its `Debug` never prints their contents.
     tls: Option<TlsCertificates>,
     over_limit_capacity: Option<usize>,
+    lazy: bool,
 }
 
 impl RedisStorageBuilder {
@@ -155,6 +158,18 @@ impl RedisStorageBuilder {
         self
     }
 
+    /// Lazy start: when opening fails with [`StorageError::Connect`] (the server is down,
+    /// refuses the credentials, …), [`build`](Self::build) logs the cause (a `tracing` warning)
+    /// and returns the storage anyway; it connects in the background, retrying 1, 2, 4 … 32 s
+    /// apart. Until then every operation fails at once with [`StorageError::Backend`] ("not
+    /// connected yet"), for the caller's fallback or failure mode to answer. Off by default: a
+    /// storage that cannot be opened is a start-up error. Configuration errors fail `build`
+    /// either way. Flask-Limiter's storages connect lazily too.
+    pub fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
+
     /// Connects (within the connect timeout), proves the server usable with real commands
     /// (`AUTH` and `SELECT` as the URI asks, `PING`, and on a standalone server loading the
     /// scripts) and returns the storage. For a sentinel URI, the master is asked of the sentinels
@@ -185,7 +200,27 @@ impl RedisStorageBuilder {
                 .unwrap_or(timeout),
             command: timeout,
         };
-        let connection = open(backend, parsed, timeouts, self.tls).await?;
+        let connection = match open(backend, parsed.clone(), timeouts, self.tls.clone()).await {
+            Ok(connection) => connection,
+            Err(error) if self.lazy && error.connect_failure().is_some() => {
+                tracing::warn!(
+                    %error,
+                    "rate limit storage unreachable at start-up: starting without it (lazy \
+                     start), connecting in the background"
+                );
+                let cluster = matches!(parsed, StorageUri::RedisCluster { .. });
+                let certificates = self.tls;
+                Connection::Pending(spawn_pending(cluster, move || {
+                    let (uri, certificates) = (parsed.clone(), certificates.clone());
+                    async move {
+                        open(backend, uri, timeouts, certificates)
+                            .await
+                            .map_err(|error| error.to_string())
+                    }
+                }))
+            }
+            Err(error) => return Err(error),
+        };
         let coalesce = !connection.is_cluster();
         Ok(RedisStorage {
             inner: Arc::new_cyclic(|inner| Inner {
@@ -213,6 +248,7 @@ impl RedisStorage {
             connect_timeout: None,
             tls: None,
             over_limit_capacity: None,
+            lazy: false,
         }
     }
 

@@ -13,11 +13,19 @@ impl RedisStorage {
     /// Removes every key under the prefix; returns how many were removed.
     pub(super) async fn remove_all(&self) -> Result<Option<u64>, StorageError> {
         let pattern = format!("{}:*", glob_escape(&self.inner.key_prefix));
-        match &self.inner.connection {
+        let Some(connection) = self.inner.connection.opened() else {
+            return Err(backend_error(
+                self.inner.backend,
+                super::connection::not_connected(),
+            ));
+        };
+        match connection {
             Connection::Standalone(manager) => {
                 self.scan_and_unlink(manager.clone(), &pattern, true).await
             }
-            Connection::Sentinel(_) => self.remove_all_through_query(&pattern).await,
+            Connection::Sentinel(_) | Connection::Pending(_) => {
+                self.remove_all_through_query(&pattern).await
+            }
             Connection::Cluster {
                 connection,
                 username,

@@ -2,11 +2,13 @@
 //! file, and the one place that sends a command over whichever it is.
 
 mod cluster;
+mod lazy;
 mod sentinel;
 mod standalone;
 mod timeouts;
 mod tls;
 
+pub(super) use lazy::{not_connected, spawn as spawn_pending};
 pub(crate) use timeouts::query_timeouts;
 pub(crate) use tls::{is_tls_error, TlsCertificates};
 
@@ -15,6 +17,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, RedisError, RedisResult, Value};
 use sentinel::SentinelConnection;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A connection to a standalone server, a cluster, or the master of a sentinel-monitored
@@ -33,23 +36,58 @@ pub(super) enum Connection {
     },
     /// The current master, followed across failovers.
     Sentinel(SentinelConnection),
+    /// One of the others, opened in the background (lazy start); never itself pending.
+    Pending(Arc<lazy::Pending>),
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Connection::Standalone(_) => "Standalone",
+            Connection::Cluster { .. } => "Cluster",
+            Connection::Sentinel(_) => "Sentinel",
+            Connection::Pending(_) => "Pending",
+        })
+    }
 }
 
 impl Connection {
     /// Whether this is a cluster (where a script call may only touch keys of one slot).
     pub(super) fn is_cluster(&self) -> bool {
-        matches!(self, Connection::Cluster { .. })
+        match self {
+            Connection::Cluster { .. } => true,
+            Connection::Pending(pending) => pending.is_cluster(),
+            _ => false,
+        }
+    }
+
+    /// The open connection: this one, or the one a pending connection opened since; `None`
+    /// while it is still pending.
+    pub(super) fn opened(&self) -> Option<&Connection> {
+        match self {
+            Connection::Pending(pending) => pending.get(),
+            open => Some(open),
+        }
     }
 
     /// Sends one command to the server (standalone, sentinel master) or the node owning its
-    /// keys.
+    /// keys; fails at once while the connection is pending.
     pub(super) async fn query(&self, cmd: &Cmd) -> RedisResult<Value> {
+        match self {
+            Connection::Pending(pending) => lazy::query(pending, cmd).await,
+            open => open.query_open(cmd).await,
+        }
+    }
+
+    /// [`query`](Self::query) on a connection that is not pending.
+    async fn query_open(&self, cmd: &Cmd) -> RedisResult<Value> {
         match self {
             Connection::Standalone(manager) => cmd.query_async(&mut manager.clone()).await,
             Connection::Cluster { connection, .. } => {
                 cmd.query_async(&mut connection.clone()).await
             }
             Connection::Sentinel(sentinel) => sentinel.query(cmd).await,
+            Connection::Pending(_) => Err(lazy::not_connected()),
         }
     }
 }
