@@ -89,6 +89,7 @@ mod decode;
 mod reset;
 mod scripts;
 mod slots;
+mod wrong_type;
 
 mod errors;
 mod storage;

@@ -5,6 +5,7 @@ use super::connection::Connection;
 use super::decode::decode;
 use super::errors::{backend_error, bounded, unexpected};
 use super::scripts::{Mode, ScriptHit};
+use super::wrong_type::is_wrong_type;
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
 use crate::storage::backend::Backend;
@@ -150,9 +151,26 @@ impl RedisStorage {
     async fn peek(&self, strategy: Strategy, hit: &Hit<'_>) -> Result<Decision, StorageError> {
         let now = Timestamp::from(SystemTime::now());
         let script_hits = [self.script_hit(strategy, hit)];
-        let records = self
-            .bounded(self.eval_batch(strategy, now.as_secs_f64(), &script_hits, PEEK_MODE, true))
-            .await?;
+        let peek = || {
+            self.bounded(self.eval_batch(
+                strategy,
+                now.as_secs_f64(),
+                &script_hits,
+                PEEK_MODE,
+                true,
+            ))
+        };
+        let records = match peek().await {
+            Err(error)
+                if is_wrong_type(&error)
+                    && self
+                        .remove_wrong_types(strategy, std::slice::from_ref(hit))
+                        .await? =>
+            {
+                peek().await?
+            }
+            other => other?,
+        };
         match records.first() {
             Some(record) => Ok(decode(strategy, now, hit.limit, record)),
             None => Err(backend_error(self.inner.backend, unexpected("no record"))),
@@ -189,9 +207,23 @@ impl Backend for RedisStorage {
             stop_at_first_breach,
             admitted_reset,
         };
-        let records = self
+        let records = match self
             .bounded(self.decide(strategy, now.as_secs_f64(), script_hits, mode))
-            .await?;
+            .await
+        {
+            Ok(records) => records,
+            Err(error)
+                if is_wrong_type(&error) && self.remove_wrong_types(strategy, hits).await? =>
+            {
+                let script_hits = hits
+                    .iter()
+                    .map(|hit| self.script_hit(strategy, hit))
+                    .collect();
+                self.bounded(self.decide(strategy, now.as_secs_f64(), script_hits, mode))
+                    .await?
+            }
+            Err(error) => return Err(error),
+        };
         Ok(hits
             .iter()
             .zip(&records)
