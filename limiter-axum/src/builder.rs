@@ -452,6 +452,9 @@ impl LimiterBuilder {
     pub async fn build(mut self) -> Result<Limiter, BuildError> {
         self.check_limits()?;
         let (storage_uri, storage) = self.open_storage().await?;
+        crate::capacity::check(&storage, "default", &self.default_limits)?;
+        crate::capacity::check(&storage, "application", &self.application_limits)?;
+        crate::capacity::check(&storage, "meta", &self.meta_limits)?;
         let primary = RateLimiter::new(self.strategy, storage)?;
         let fallback_enabled =
             self.in_memory_fallback_enabled || !self.in_memory_fallback.is_empty();

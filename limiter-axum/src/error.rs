@@ -15,6 +15,16 @@ pub enum BuildError {
         #[source]
         error: ParseError,
     },
+    /// A limit asks more than the storage can represent (see
+    /// [`Storage::check_limit`](limiter_core::Storage::check_limit)).
+    #[error("{place} limit: {error}")]
+    LimitTooLarge {
+        /// Where the limit was declared (`default`, `application`, `meta`, a route or router).
+        place: String,
+        /// The storage's refusal, with what it can represent.
+        #[source]
+        error: StorageError,
+    },
     /// The storage could not be opened.
     #[error("rate limit storage: {0}")]
     Storage(#[from] StorageError),

@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod capacity;
 mod check;
 mod core;
 mod current;

@@ -64,6 +64,12 @@ pub(crate) fn resolve(limiter: &Limiter, route: &RouteRecord) -> Result<RouteInf
     for blueprint in &route.ancestry {
         check(|| format!("router '{}'", blueprint.name), &blueprint.limits)?;
     }
+    let storage = core.primary.storage();
+    crate::capacity::check(storage, &format!("route '{endpoint}'"), &route.limits)?;
+    for blueprint in &route.ancestry {
+        let place = format!("router '{}'", blueprint.name);
+        crate::capacity::check(storage, &place, &blueprint.limits)?;
+    }
     let mut info = RouteInfo::new(&route.name, group, &route.path, Vec::<String>::new());
     info.opt_out = true;
     let Some(cell) = &route.cell else {

@@ -47,6 +47,22 @@ pub enum StorageError {
         /// The configured timeout.
         timeout: Duration,
     },
+    /// A limit asks more than the storage can represent (a count beyond what it counts
+    /// exactly, or a window it cannot expire); checked when a limiter starts.
+    #[error(
+        "the limit '{limit}' is too large for the {backend} storage (at most {} per window, \
+         windows of at most {} s)",
+        capacity.max_amount,
+        capacity.max_window_seconds
+    )]
+    LimitTooLarge {
+        /// The backend's scheme name.
+        backend: &'static str,
+        /// The limit, as `"{amount} per {multiples} {unit}"`.
+        limit: String,
+        /// What the storage can represent.
+        capacity: super::capacity::Capacity,
+    },
     /// Opening the storage failed: the start-up proof (a connection and a real command) did not
     /// pass. `cause` says why in a form a program can match on; the URI has its password masked.
     #[error("cannot open the {backend} storage at {uri}: {cause}: {source}")]

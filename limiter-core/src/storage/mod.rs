@@ -46,6 +46,7 @@
 //! 5. Tests against a real server under `tests/tests/`, started by `scripts/test-servers.sh`.
 
 mod backend;
+mod capacity;
 mod error;
 mod hit;
 mod immediate;
@@ -60,6 +61,7 @@ mod over_limit;
 pub mod redis;
 mod table;
 
+pub use self::capacity::Capacity;
 pub use self::error::{ConnectFailure, StorageError};
 pub use self::hit::{AdmittedReset, Decisions, Hit};
 #[cfg(feature = "memcached")]
