@@ -36,8 +36,7 @@ async fn redis_refuses_an_amount_beyond_what_lua_counts_exactly() {
     let error = Router::<()>::new()
         .route("/a", get(|| async { "ok" }).limit(HUGE))
         .with_limiter(&limiter)
-        .err()
-        .expect("too large for Redis");
+        .expect_err("too large for Redis");
     assert!(
         matches!(&error, BuildError::LimitTooLarge { place, .. } if place.contains("route")),
         "{error:?}"
