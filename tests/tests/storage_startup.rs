@@ -123,3 +123,24 @@ async fn a_server_that_never_answers_is_a_timeout_at_the_connect_timeout() {
     );
     holder.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memcached_refused_is_reported_as_refused() {
+    if limiter_tests::server_env("LIMITER_TEST_MEMCACHED_URL", "memcached refused").is_none() {
+        return;
+    }
+    let url = format!("memcached://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let error = limiter_core::Storage::connect(&url)
+        .await
+        .expect_err("nothing listens");
+    let elapsed = started.elapsed();
+    println!("{url}: {error} after {elapsed:?}");
+    assert_eq!(
+        error.connect_failure(),
+        Some(ConnectFailure::Refused),
+        "{error}"
+    );
+    assert!(error.to_string().contains(&url), "{error}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}

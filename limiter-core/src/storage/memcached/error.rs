@@ -1,6 +1,6 @@
 //! The errors of the memcached backend.
 
-use crate::storage::error::StorageError;
+use crate::storage::error::{ConnectFailure, StorageError};
 use memcache::MemcacheError;
 
 /// The scheme name reported in errors.
@@ -42,4 +42,40 @@ pub(super) fn backend_error(error: impl std::error::Error + Send + Sync + 'stati
         backend: BACKEND,
         source: Box::new(error),
     }
+}
+
+/// A failed start-up check (`version` on every server) as a [`StorageError::Connect`] for
+/// `uri`, its cause read from the error: a refused connection, a timeout, or anything else.
+pub(super) fn connect_error(uri: String, error: StorageError) -> StorageError {
+    let cause = match &error {
+        StorageError::Timeout { .. } => ConnectFailure::Timeout,
+        StorageError::Backend { source, .. } if refused(source.as_ref()) => ConnectFailure::Refused,
+        _ => ConnectFailure::Other,
+    };
+    StorageError::Connect {
+        backend: BACKEND,
+        uri,
+        cause,
+        source: Box::new(error),
+    }
+}
+
+/// Whether a refused connection is among `error`'s causes.
+fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        if let Some(MemcacheError::IOError(io)) = current.downcast_ref::<MemcacheError>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        cause = current.source();
+    }
+    // The connection pool reports its last connection error as text only.
+    error.to_string().contains("Connection refused")
 }

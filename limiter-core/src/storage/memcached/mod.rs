@@ -94,6 +94,7 @@ mod fixed_window;
 mod keys;
 mod operations;
 mod placement;
+mod preflight;
 mod server;
 mod sliding_window;
 mod window_ends;
@@ -211,14 +212,27 @@ impl MemcachedStorageBuilder {
                 window_ends: WindowEnds::default(),
             }),
         };
+        let uri = self
+            .servers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         storage
             .run(|inner| {
                 for server in &inner.servers {
+                    preflight::reachable(&server.name, inner.timeout).map_err(|error| {
+                        backend_error(error::ServerError {
+                            server: server.name.clone(),
+                            error: MemcacheError::IOError(error),
+                        })
+                    })?;
                     server.call(|client| client.version().map(drop))?;
                 }
                 Ok(())
             })
-            .await?;
+            .await
+            .map_err(|error| error::connect_error(format!("memcached://{uri}"), error))?;
         Ok(storage)
     }
 }
