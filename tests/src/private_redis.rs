@@ -47,9 +47,35 @@ impl PrivateRedis {
     /// Kills it (SIGKILL, as a crash), if running.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused server must be resumed to die promptly.
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(child.id().to_string())
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Pauses it (SIGSTOP): connections stay open and commands queue, unanswered, as on an
+    /// overloaded server.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes it after [`pause`](Self::pause) (SIGCONT): it then runs what queued.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal}");
     }
 
     /// Starts it again on the same port (empty dataset), killing it first if running.
