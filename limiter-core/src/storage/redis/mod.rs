@@ -23,6 +23,11 @@
 //!   ([`DEFAULT_TIMEOUT`] unless [configured](RedisStorageBuilder::timeout)); a server that is
 //!   down or slow gives [`StorageError::Timeout`](crate::StorageError::Timeout) or [`StorageError::Backend`](crate::StorageError::Backend), never a panic or a
 //!   hang, and the storage reconnects by itself once the server is back.
+//! * **Proved at start-up**: [`RedisStorageBuilder::build`] connects, authenticates, selects the
+//!   database, pings and loads the scripts, and reports the true cause as
+//!   [`StorageError::Connect`](crate::StorageError::Connect) (refused, authentication, bad
+//!   database, timeout, TLS); with [`RedisStorageBuilder::lazy`] it starts without the server
+//!   and connects in the background instead.
 //! * **Cluster**: see [the cluster module](self#cluster) below; **Sentinel**: the master is found
 //!   through the sentinels and followed across failovers.
 //!
