@@ -17,6 +17,10 @@ use limiter_core::{MemoryStorage, RateLimiter, Storage, Strategy};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// The longest client key stored as it is, by default (see
+/// [`LimiterBuilder::max_key_length`]).
+const DEFAULT_MAX_KEY_LENGTH: usize = 256;
+
 /// Configures a [`Limiter`]: Flask-Limiter's `Limiter(key_func, …)` arguments.
 ///
 /// ```
@@ -58,6 +62,7 @@ pub struct LimiterBuilder {
     header_names: HeaderNames,
     retry_after: RetryAfter,
     key_prefix: String,
+    max_key_length: usize,
     enabled: bool,
     fail_on_first_breach: bool,
     on_breach: Option<OnBreach>,
@@ -98,6 +103,7 @@ impl Limiter {
             header_names: HeaderNames::default(),
             retry_after: RetryAfter::DeltaSeconds,
             key_prefix: String::new(),
+            max_key_length: DEFAULT_MAX_KEY_LENGTH,
             enabled: true,
             fail_on_first_breach: true,
             on_breach: None,
@@ -258,6 +264,16 @@ impl LimiterBuilder {
         self
     }
 
+    /// The longest client key stored as it is, in bytes (`RATELIMIT_MAX_KEY_LENGTH`; 256 by
+    /// default). A key function's longer key is replaced by its SHA-256 digest
+    /// (`sha256:<64 hex digits>`, 71 bytes, the same in every process), so a client cannot
+    /// store keys of any size; shorter keys keep Flask-Limiter's layout. Values below 71 are
+    /// raised to 71, the length of a digest.
+    pub fn max_key_length(mut self, max: usize) -> Self {
+        self.max_key_length = max.max(crate::key::DIGEST_LEN);
+        self
+    }
+
     /// `false` turns the limiter off: nothing is checked, counted or sent.
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
@@ -345,7 +361,8 @@ impl LimiterBuilder {
     /// code, `RATELIMIT_DEFAULT`, `RATELIMIT_APPLICATION`, `RATELIMIT_META`,
     /// `RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`, `RATELIMIT_HEADERS_ENABLED`,
     /// `RATELIMIT_KEY_PREFIX`, `RATELIMIT_SWALLOW_ERRORS`, `RATELIMIT_FAIL_ON_FIRST_BREACH`,
-    /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`.
+    /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`; and this
+    /// crate's `RATELIMIT_MAX_KEY_LENGTH`.
     pub fn from_env(self) -> Result<Self, BuildError> {
         self.from_vars(|name| std::env::var(name).ok())
     }
@@ -412,6 +429,13 @@ impl LimiterBuilder {
         }
         if let Some(v) = lookup(env::IN_MEMORY_FALLBACK_ENABLED) {
             self.in_memory_fallback_enabled |= flag(env::IN_MEMORY_FALLBACK_ENABLED, &v)?;
+        }
+        if let Some(v) = lookup(env::MAX_KEY_LENGTH) {
+            let max = v.parse().map_err(|_| BuildError::Environment {
+                name: env::MAX_KEY_LENGTH,
+                message: format!("expected a number of bytes, got '{v}'"),
+            })?;
+            self = self.max_key_length(max);
         }
         if let Some(v) = lookup(env::HEADER_RETRY_AFTER_VALUE) {
             if v == "http-date" {
@@ -533,6 +557,7 @@ impl LimiterBuilder {
             header_names: self.header_names,
             retry_after: self.retry_after,
             key_prefix: self.key_prefix,
+            max_key_length: self.max_key_length,
             enabled: self.enabled,
             fail_on_first_breach: self.fail_on_first_breach,
             on_breach: self.on_breach,

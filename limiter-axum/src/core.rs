@@ -35,6 +35,8 @@ pub(crate) struct Core {
     pub(crate) header_names: HeaderNames,
     pub(crate) retry_after: RetryAfter,
     pub(crate) key_prefix: String,
+    /// Client keys longer than this are stored as their digest.
+    pub(crate) max_key_length: usize,
     pub(crate) enabled: bool,
     pub(crate) fail_on_first_breach: bool,
     pub(crate) on_breach: Option<OnBreach>,

@@ -98,6 +98,9 @@ fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
     }
     let mut built = BuiltItems::new();
     let prepared = prepare(route, request, false, &mut built);
+    if prepared.missing_peer {
+        return Immediate::Respond(missing_peer(request));
+    }
     let failed = match decide_now(route, &prepared) {
         Ok(Outcome::Pass {
             header, current, ..
@@ -117,6 +120,13 @@ fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
         Some(response) => Immediate::Respond(response),
         None => Immediate::Serve(None, no_limits(core)),
     }
+}
+
+/// The 500 of a request whose key needs the peer address it lacks, with the error logged.
+#[cold]
+fn missing_peer(request: &Request) -> Response {
+    crate::key::report_missing_peer(request.uri().path());
+    status_response(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The empty [`CurrentLimits`] of a request nothing was checked for, if handlers want them.
@@ -149,6 +159,9 @@ where
     let (mut backend, mut in_fallback) = core.current_backend().await;
     let mut built = BuiltItems::new();
     let prepared = prepare(route, &request, in_fallback, &mut built);
+    if prepared.missing_peer {
+        return missing_peer(&request);
+    }
     let mut outcome = decide(route, &prepared, backend).await;
     // Both borrow the request, which the handler gets next.
     drop(prepared);
