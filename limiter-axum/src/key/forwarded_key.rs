@@ -120,3 +120,121 @@ impl KeyFunc for ForwardedKey {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{HeaderName, HeaderValue};
+    use proptest::prelude::*;
+    use std::net::SocketAddr;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Bytes a header value may hold (visible ASCII, spaces, tabs, obs-text), biased towards the
+    /// characters the parsers care about.
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            3 => prop::sample::select(b",;=\":[]_ .0123456789abcdef\\forFOR".to_vec()),
+            1 => 0x20u8..0x7f,
+            1 => 0x80u8..=0xff,
+            1 => Just(b'\t'),
+        ];
+        prop::collection::vec(byte, 0..40)
+    }
+
+    fn ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u16; 8]>().prop_map(IpAddr::from),
+        ]
+    }
+
+    fn request(peer: IpAddr, headers: &[(&str, Vec<u8>)]) -> Request {
+        let mut request = Request::new(Body::empty());
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(peer, 4711)));
+        for (name, value) in headers {
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                request
+                    .headers_mut()
+                    .append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value);
+            }
+        }
+        request
+    }
+
+    fn keys() -> [ForwardedKey; 3] {
+        let trusted = || {
+            ForwardedKey::new()
+                .trust_proxy("10.0.0.0/8".parse().unwrap())
+                .trust_proxy("fd00::/8".parse().unwrap())
+        };
+        [
+            trusted(),
+            trusted().header(ProxyHeader::Forwarded),
+            trusted().header(ProxyHeader::Single(HeaderName::from_static("x-real-ip"))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// A peer that is not a trusted proxy is keyed by its address, whatever it sends.
+        #[test]
+        fn forged_headers_never_change_an_untrusted_peers_key(
+            peer in ip(),
+            xff in header_bytes(),
+            forwarded in header_bytes(),
+            real_ip in header_bytes(),
+        ) {
+            for key in keys() {
+                let peer = peer.to_canonical();
+                prop_assume!(!key.trusted.contains(peer));
+                let plain = request(peer, &[]);
+                let forged = request(peer, &[
+                    ("x-forwarded-for", xff.clone()),
+                    ("forwarded", forwarded.clone()),
+                    ("x-real-ip", real_ip.clone()),
+                ]);
+                let (forged_key, plain_key) = (key.request_key(&forged), key.request_key(&plain));
+                prop_assert_eq!(forged_key.as_str(), plain_key.as_str());
+            }
+        }
+
+        /// Behind a trusted proxy that appends the client's address, whatever the client wrote
+        /// before it does not change its key.
+        #[test]
+        fn a_clients_own_entries_never_change_its_key(
+            client in ip(),
+            written in header_bytes(),
+        ) {
+            let client = client.to_canonical();
+            let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+            let [xff_key, forwarded_key, _] = keys();
+            prop_assume!(!xff_key.trusted.contains(client));
+            let appended = |written: &[u8], entry: String| {
+                let mut value = written.to_vec();
+                value.extend_from_slice(b", ");
+                value.extend_from_slice(entry.as_bytes());
+                value
+            };
+            let bracketed = match client {
+                IpAddr::V6(ip) => format!("\"[{ip}]:4711\""),
+                IpAddr::V4(ip) => format!("{ip}:4711"),
+            };
+            let xff = request(proxy, &[("x-forwarded-for", appended(&written, client.to_string()))]);
+            let forwarded = request(proxy, &[("forwarded", appended(&written, format!("for={bracketed}")))]);
+            prop_assert_eq!(xff_key.client_ip(&xff), Some(client));
+            prop_assert_eq!(forwarded_key.client_ip(&forwarded), Some(client));
+        }
+    }
+}
