@@ -42,6 +42,7 @@ const DEFAULT_MAX_KEY_LENGTH: usize = 256;
 /// ```
 pub struct LimiterBuilder {
     key_func: Arc<dyn KeyFunc>,
+    async_key: Option<crate::key::AsyncKeyFn>,
     key_func_name: String,
     default_limits: Vec<Limit>,
     default_limits_per_method: bool,
@@ -83,6 +84,7 @@ impl Limiter {
         let name = std::any::type_name::<K>();
         LimiterBuilder {
             key_func: crate::key::boxed_key_func(key_func),
+            async_key: None,
             key_func_name: name.rsplit("::").next().unwrap_or(name).to_owned(),
             default_limits: Vec::new(),
             default_limits_per_method: false,
@@ -261,6 +263,42 @@ impl LimiterBuilder {
     /// Prefixes every storage key (except meta limits'): `LIMITER/<prefix>/<key>/<scope>/…`.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Replaces the key function with an async one, for keys that need an `.await` (an API
+    /// key's owner looked up in a database or a cache). It gets the request's parts (headers,
+    /// URI, extensions) and returns a future that owns what it needs (clone it out of the
+    /// parts), as axum's middleware do. An empty key skips the limits, as with sync key
+    /// functions.
+    ///
+    /// Only a limiter with an async key function pays for it: its checks always wait (one boxed
+    /// future per request). Sync key functions keep their allocation-free path.
+    ///
+    /// ```
+    /// use axum::http::request::Parts;
+    /// use limiter_axum::{global_key, Limiter};
+    ///
+    /// async fn owner_of(api_key: Option<String>) -> String {
+    ///     // e.g. a database lookup
+    ///     api_key.map(|key| format!("owner-of-{key}")).unwrap_or_default()
+    /// }
+    ///
+    /// let builder = Limiter::new(global_key).async_key_func(|parts: &Parts| {
+    ///     let api_key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    ///     owner_of(api_key)
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn async_key_func<F, Fut>(mut self, key_func: F) -> Self
+    where
+        F: Fn(&axum::http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = String> + Send + 'static,
+    {
+        self.async_key = Some(crate::key::boxed_async_key_fn(key_func));
+        self.key_func = Arc::new(crate::key::ComputedKeyFunc);
+        let name = std::any::type_name::<F>();
+        self.key_func_name = name.rsplit("::").next().unwrap_or(name).to_owned();
         self
     }
 
@@ -542,6 +580,7 @@ impl LimiterBuilder {
         }
         Core {
             key_func: self.key_func,
+            async_key: self.async_key,
             key_func_name: self.key_func_name,
             default_limits,
             application_limits,

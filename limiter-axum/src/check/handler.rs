@@ -156,6 +156,7 @@ where
         }
         return handler(request).await;
     }
+    let mut request = crate::key::with_async_key(core.async_key.as_ref(), request).await;
     let (mut backend, mut in_fallback) = core.current_backend().await;
     let mut built = BuiltItems::new();
     let prepared = prepare(route, &request, in_fallback, &mut built);

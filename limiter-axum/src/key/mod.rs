@@ -6,8 +6,10 @@
 //!   when it is missing;
 //! * `forwarded_key.rs`: [`ForwardedKey`], the client behind trusted proxies, which reads
 //!   `proxies.rs` (the trusted networks), `header.rs` (the header, right to left), `node.rs`
-//!   (RFC 7239's node syntax) and `ipv6.rs` (IPv6 clients grouped by network).
+//!   (RFC 7239's node syntax) and `ipv6.rs` (IPv6 clients grouped by network);
+//! * `async_key.rs`: async key functions ([`LimiterBuilder::async_key_func`](crate::LimiterBuilder::async_key_func)).
 
+mod async_key;
 mod digest;
 mod forwarded_key;
 mod header;
@@ -17,6 +19,7 @@ mod proxies;
 mod remote;
 mod value;
 
+pub(crate) use async_key::{boxed_async_key_fn, with_async_key, AsyncKeyFn, ComputedKeyFunc};
 pub(crate) use digest::DIGEST_LEN;
 pub use forwarded_key::ForwardedKey;
 pub use header::ProxyHeader;
