@@ -16,7 +16,8 @@
 //!   "app": "app",
 //!   "config": {
 //!     "enabled": true, "strategy": "fixed-window", "storage_uri": "redis://localhost:6379",
-//!     "storage_backend": "redis", "key_prefix": "", "key_function": "get_remote_address",
+//!     "storage_backend": "redis", "key_prefix": "", "max_key_length": 256,
+//!     "key_function": "get_remote_address",
 //!     "headers_enabled": false,
 //!     "header_names": { "limit": "X-RateLimit-Limit", "remaining": "X-RateLimit-Remaining",
 //!                       "reset": "X-RateLimit-Reset", "retry_after": "Retry-After" },
@@ -210,8 +211,10 @@ mod tests {
 
     #[test]
     fn the_storage_password_is_masked() {
-        let mut config = ConfigInfo::default();
-        config.storage_uri = "redis://admin:s3cret@h:6379/0?password=s3cret".to_owned();
+        let config = ConfigInfo {
+            storage_uri: "redis://admin:s3cret@h:6379/0?password=s3cret".to_owned(),
+            ..ConfigInfo::default()
+        };
         let manifest = Manifest::new(config.clone(), Vec::new());
         assert_eq!(
             manifest.config.storage_uri,
