@@ -17,6 +17,10 @@ use limiter_core::{MemoryStorage, RateLimiter, Storage, Strategy};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// The longest client key stored as it is, by default (see
+/// [`LimiterBuilder::max_key_length`]).
+const DEFAULT_MAX_KEY_LENGTH: usize = 256;
+
 /// Configures a [`Limiter`]: Flask-Limiter's `Limiter(key_func, …)` arguments.
 ///
 /// ```
@@ -38,6 +42,7 @@ use std::sync::Arc;
 /// ```
 pub struct LimiterBuilder {
     key_func: Arc<dyn KeyFunc>,
+    async_key: Option<crate::key::AsyncKeyFn>,
     key_func_name: String,
     default_limits: Vec<Limit>,
     default_limits_per_method: bool,
@@ -58,6 +63,7 @@ pub struct LimiterBuilder {
     header_names: HeaderNames,
     retry_after: RetryAfter,
     key_prefix: String,
+    max_key_length: usize,
     enabled: bool,
     fail_on_first_breach: bool,
     on_breach: Option<OnBreach>,
@@ -80,6 +86,7 @@ impl Limiter {
         let name = std::any::type_name::<K>();
         LimiterBuilder {
             key_func: crate::key::boxed_key_func(key_func),
+            async_key: None,
             key_func_name: name.rsplit("::").next().unwrap_or(name).to_owned(),
             default_limits: Vec::new(),
             default_limits_per_method: false,
@@ -100,6 +107,7 @@ impl Limiter {
             header_names: HeaderNames::default(),
             retry_after: RetryAfter::DeltaSeconds,
             key_prefix: String::new(),
+            max_key_length: DEFAULT_MAX_KEY_LENGTH,
             enabled: true,
             fail_on_first_breach: true,
             on_breach: None,
@@ -262,6 +270,52 @@ impl LimiterBuilder {
         self
     }
 
+    /// Replaces the key function with an async one, for keys that need an `.await` (an API
+    /// key's owner looked up in a database or a cache). It gets the request's parts (headers,
+    /// URI, extensions) and returns a future that owns what it needs (clone it out of the
+    /// parts), as axum's middleware do. An empty key skips the limits, as with sync key
+    /// functions.
+    ///
+    /// Only a limiter with an async key function pays for it: its checks always wait (one boxed
+    /// future per request). Sync key functions keep their allocation-free path.
+    ///
+    /// ```
+    /// use axum::http::request::Parts;
+    /// use limiter_axum::{global_key, Limiter};
+    ///
+    /// async fn owner_of(api_key: Option<String>) -> String {
+    ///     // e.g. a database lookup
+    ///     api_key.map(|key| format!("owner-of-{key}")).unwrap_or_default()
+    /// }
+    ///
+    /// let builder = Limiter::new(global_key).async_key_func(|parts: &Parts| {
+    ///     let api_key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    ///     owner_of(api_key)
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn async_key_func<F, Fut>(mut self, key_func: F) -> Self
+    where
+        F: Fn(&axum::http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = String> + Send + 'static,
+    {
+        self.async_key = Some(crate::key::boxed_async_key_fn(key_func));
+        self.key_func = Arc::new(crate::key::ComputedKeyFunc);
+        let name = std::any::type_name::<F>();
+        self.key_func_name = name.rsplit("::").next().unwrap_or(name).to_owned();
+        self
+    }
+
+    /// The longest client key stored as it is, in bytes (`RATELIMIT_MAX_KEY_LENGTH`; 256 by
+    /// default). A key function's longer key is replaced by its SHA-256 digest
+    /// (`sha256:<64 hex digits>`, 71 bytes, the same in every process), so a client cannot
+    /// store keys of any size; shorter keys keep Flask-Limiter's layout. Values below 71 are
+    /// raised to 71, the length of a digest.
+    pub fn max_key_length(mut self, max: usize) -> Self {
+        self.max_key_length = max.max(crate::key::DIGEST_LEN);
+        self
+    }
+
     /// `false` turns the limiter off: nothing is checked, counted or sent.
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
@@ -371,7 +425,8 @@ impl LimiterBuilder {
     /// code, `RATELIMIT_DEFAULT`, `RATELIMIT_APPLICATION`, `RATELIMIT_META`,
     /// `RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`, `RATELIMIT_HEADERS_ENABLED`,
     /// `RATELIMIT_KEY_PREFIX`, `RATELIMIT_SWALLOW_ERRORS`, `RATELIMIT_FAIL_ON_FIRST_BREACH`,
-    /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`.
+    /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`; and this
+    /// crate's `RATELIMIT_MAX_KEY_LENGTH`.
     pub fn from_env(self) -> Result<Self, BuildError> {
         self.from_vars(|name| std::env::var(name).ok())
     }
@@ -438,6 +493,13 @@ impl LimiterBuilder {
         }
         if let Some(v) = lookup(env::IN_MEMORY_FALLBACK_ENABLED) {
             self.in_memory_fallback_enabled |= flag(env::IN_MEMORY_FALLBACK_ENABLED, &v)?;
+        }
+        if let Some(v) = lookup(env::MAX_KEY_LENGTH) {
+            let max = v.parse().map_err(|_| BuildError::Environment {
+                name: env::MAX_KEY_LENGTH,
+                message: format!("expected a number of bytes, got '{v}'"),
+            })?;
+            self = self.max_key_length(max);
         }
         if let Some(v) = lookup(env::HEADER_RETRY_AFTER_VALUE) {
             if v == "http-date" {
@@ -552,6 +614,7 @@ impl LimiterBuilder {
         }
         Core {
             key_func: self.key_func,
+            async_key: self.async_key,
             key_func_name: self.key_func_name,
             default_limits,
             application_limits,
@@ -567,6 +630,7 @@ impl LimiterBuilder {
             header_names: self.header_names,
             retry_after: self.retry_after,
             key_prefix: self.key_prefix,
+            max_key_length: self.max_key_length,
             enabled: self.enabled,
             fail_on_first_breach: self.fail_on_first_breach,
             on_breach: self.on_breach,

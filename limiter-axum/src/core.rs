@@ -20,6 +20,8 @@ pub(crate) type RequestFilter = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
 /// A built limiter's state, shared by its handle and every route it resolved.
 pub(crate) struct Core {
     pub(crate) key_func: Arc<dyn KeyFunc>,
+    /// The async key function, run before the check (then `key_func` reads its key).
+    pub(crate) async_key: Option<crate::key::AsyncKeyFn>,
     pub(crate) key_func_name: String,
     pub(crate) default_limits: Vec<Limit>,
     pub(crate) application_limits: Vec<Limit>,
@@ -35,6 +37,8 @@ pub(crate) struct Core {
     pub(crate) header_names: HeaderNames,
     pub(crate) retry_after: RetryAfter,
     pub(crate) key_prefix: String,
+    /// Client keys longer than this are stored as their digest.
+    pub(crate) max_key_length: usize,
     pub(crate) enabled: bool,
     pub(crate) fail_on_first_breach: bool,
     pub(crate) on_breach: Option<OnBreach>,

@@ -62,7 +62,9 @@ pub use error::BuildError;
 pub use exemption::ExemptionScope;
 #[cfg(feature = "fault-injection")]
 pub use fault::FaultSwitch;
-pub use key::{get_remote_address, global_key, key_fn, ForwardedKey, IpNet, Key, KeyFunc};
+pub use key::{
+    get_remote_address, global_key, key_fn, ForwardedKey, IpNet, Key, KeyFunc, ProxyHeader,
+};
 pub use limiter::Limiter;
 pub use limiter_core::{RateLimit, Strategy};
 pub use limiter_macros::{exempt, limit, shared_limit};

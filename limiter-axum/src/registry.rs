@@ -109,6 +109,7 @@ pub(crate) fn config_info(core: &Core) -> ConfigInfo {
     config.storage_uri = core.storage_uri.clone();
     config.storage_backend = core.primary.storage().backend_name().to_owned();
     config.key_prefix = core.key_prefix.clone();
+    config.max_key_length = u64::try_from(core.max_key_length).unwrap_or(u64::MAX);
     config.key_func = core.key_func_name.clone();
     config.headers_enabled = core.headers_enabled;
     config.header_names = core.header_names.to_strings();

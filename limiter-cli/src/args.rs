@@ -100,6 +100,16 @@ pub struct SourceArgs {
     /// A saved manifest (JSON) instead of running the app; `-` reads it from stdin.
     #[arg(long, value_name = "FILE", conflicts_with = "app", global = true)]
     pub manifest: Option<PathBuf>,
+    /// The storage URI to read and clear counters on, in place of the manifest's (whose
+    /// password the app masks): the URI the app gets, with its password.
+    #[arg(
+        long,
+        env = "RATELIMIT_STORAGE_URI",
+        hide_env_values = true,
+        value_name = "URI",
+        global = true
+    )]
+    pub storage_uri: Option<String>,
 }
 
 /// `--color`.

@@ -17,7 +17,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         (None, Some(binary)) => app::Source::App(binary),
         (None, None) => return Err(CliError::NoApp),
     };
-    let manifest = app::load(&source).await?;
+    let mut manifest = app::load(&source).await?;
+    // The app masks its password in the manifest; the real URI comes from our own flag or
+    // environment.
+    if let Some(uri) = cli.source.storage_uri {
+        manifest.config.storage_uri = uri;
+    }
     match cli.command {
         Command::Limits(args) => limits::run(&manifest, &args).await,
         Command::Config(args) => {

@@ -45,6 +45,11 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
             env::KEY_PREFIX,
             format!("'{}'", config.key_prefix),
         ),
+        row(
+            "Max key length",
+            env::MAX_KEY_LENGTH,
+            config.max_key_length.to_string(),
+        ),
         row("Strategy", env::STRATEGY, config.strategy.clone()),
         row("Storage URI", env::STORAGE_URI, state::shown_uri(manifest)),
         row("Storage status", "", status),

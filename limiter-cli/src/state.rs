@@ -30,6 +30,13 @@ pub async fn connect(manifest: &Manifest) -> Result<Store, CliError> {
         uri: shown_uri(manifest),
         reason,
     };
+    if limiter_core::uri::is_masked(&config.storage_uri) {
+        return Err(unavailable(
+            "the app masks the storage password in its manifest: give limiter the real URI with \
+             --storage-uri or RATELIMIT_STORAGE_URI"
+                .to_owned(),
+        ));
+    }
     let strategy: Strategy = config
         .strategy
         .parse()

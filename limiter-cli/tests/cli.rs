@@ -439,6 +439,7 @@ Setting               Variable                              Value
 Enabled               RATELIMIT_ENABLED                     true
 Key function                                                get_remote_address
 Key prefix            RATELIMIT_KEY_PREFIX                  ''
+Max key length        RATELIMIT_MAX_KEY_LENGTH              256
 Strategy              RATELIMIT_STRATEGY                    fixed-window
 Storage URI           RATELIMIT_STORAGE_URI                 memory://
 Storage status                                              OK

@@ -16,7 +16,8 @@
 //!   "app": "app",
 //!   "config": {
 //!     "enabled": true, "strategy": "fixed-window", "storage_uri": "redis://localhost:6379",
-//!     "storage_backend": "redis", "key_prefix": "", "key_function": "get_remote_address",
+//!     "storage_backend": "redis", "key_prefix": "", "max_key_length": 256,
+//!     "key_function": "get_remote_address",
 //!     "headers_enabled": false,
 //!     "header_names": { "limit": "X-RateLimit-Limit", "remaining": "X-RateLimit-Remaining",
 //!                       "reset": "X-RateLimit-Reset", "retry_after": "Retry-After" },
@@ -134,7 +135,12 @@ pub struct Manifest {
 impl Manifest {
     /// A version-[`MANIFEST_VERSION`] manifest, the application's routes labelled
     /// [`APP_GROUP`].
-    pub fn new(config: ConfigInfo, routes: Vec<RouteInfo>) -> Self {
+    ///
+    /// The storage URI's password is masked (`redis://user:***@host`): the manifest is printed
+    /// and saved, and the CLI takes the real URI from its own `--storage-uri` or
+    /// `RATELIMIT_STORAGE_URI`.
+    pub fn new(mut config: ConfigInfo, routes: Vec<RouteInfo>) -> Self {
+        config.storage_uri = crate::uri::masked(&config.storage_uri);
         Manifest {
             version: MANIFEST_VERSION,
             app: APP_GROUP.to_owned(),
@@ -164,8 +170,17 @@ impl Manifest {
     }
 
     /// The manifest as pretty-printed JSON (what an app prints for `LIMITER_INSPECT=manifest`).
+    /// The storage URI's password is masked here too, whoever built the manifest.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a manifest always serialises")
+        let masked = crate::uri::masked(&self.config.storage_uri);
+        let text = if masked == self.config.storage_uri {
+            serde_json::to_string_pretty(self)
+        } else {
+            let mut shown = self.clone();
+            shown.config.storage_uri = masked;
+            serde_json::to_string_pretty(&shown)
+        };
+        text.expect("a manifest always serialises")
     }
 
     /// Fills in what a manifest may leave implicit: a route of the group [`app`](Self::app)
@@ -193,6 +208,24 @@ impl Manifest {
 mod tests {
     use super::*;
     use crate::model::{LimitInfo, LimitSource};
+
+    #[test]
+    fn the_storage_password_is_masked() {
+        let config = ConfigInfo {
+            storage_uri: "redis://admin:s3cret@h:6379/0?password=s3cret".to_owned(),
+            ..ConfigInfo::default()
+        };
+        let manifest = Manifest::new(config.clone(), Vec::new());
+        assert_eq!(
+            manifest.config.storage_uri,
+            "redis://admin:***@h:6379/0?password=***"
+        );
+        let mut built = manifest.clone();
+        built.config = config;
+        let json = built.to_json();
+        assert!(!json.contains("s3cret"), "{json}");
+        assert!(json.contains("redis://admin:***@h:6379/0"), "{json}");
+    }
 
     #[test]
     fn minimal_json_gets_defaults() {

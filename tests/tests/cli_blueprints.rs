@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// The `RATELIMIT_*` variables the app reads (`LimiterBuilder::from_env`): removed so that the
 /// caller's environment cannot change what the app prints.
-const APP_VARIABLES: [&str; 12] = limiter_core::model::env::ALL;
+const APP_VARIABLES: &[&str] = &limiter_core::model::env::ALL;
 
 fn blueprints_binary() -> PathBuf {
     cargo_binary("blueprints")
@@ -183,6 +183,7 @@ Setting               Variable                              Value
 Enabled               RATELIMIT_ENABLED                     true
 Key function                                                get_remote_address
 Key prefix            RATELIMIT_KEY_PREFIX                  ''
+Max key length        RATELIMIT_MAX_KEY_LENGTH              256
 Strategy              RATELIMIT_STRATEGY                    fixed-window
 Storage URI           RATELIMIT_STORAGE_URI                 memory://
 Storage status                                              OK

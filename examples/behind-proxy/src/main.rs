@@ -1,23 +1,32 @@
-//! Behind a reverse proxy: the peer address is the proxy's, so clients are keyed by
-//! `X-Forwarded-For` / `Forwarded` — but only when the request comes from a trusted proxy
-//! (here 127.0.0.1), read right to left, so a client cannot pick its own key.
+//! Behind a reverse proxy: the peer address is the proxy's, so clients are keyed by the one
+//! header the proxy sets (`X-Forwarded-For` here) — but only when the request comes from a
+//! trusted proxy (here 127.0.0.1, also as `::ffff:127.0.0.1` on a dual-stack server), read right
+//! to left, so a client cannot pick its own key. A malformed entry stops the walk; IPv6 clients
+//! are keyed by their /56. See `docs/security.md` for nginx, Cloudflare, AWS ALB and Kubernetes.
 //!
 //! ```sh
 //! cargo run -p behind-proxy                   # serves on 127.0.0.1:5000 (or $PORT)
 //! curl -H 'x-forwarded-for: 203.0.113.7' localhost:5000/whoami   # 203.0.113.7, 200 twice
 //! curl -H 'x-forwarded-for: 198.51.100.9' localhost:5000/whoami  # another client: its own count
 //! curl -H 'x-forwarded-for: 1.2.3.4, 203.0.113.7' localhost:5000/whoami  # counted as 203.0.113.7
+//! curl -H 'x-forwarded-for: 1.2.3.4, 203.0.113.7:4711' localhost:5000/whoami  # the same
+//! curl -H 'forwarded: for=9.9.9.9' localhost:5000/whoami         # not read: 127.0.0.1
 //! ```
 //!
 //! Change the trusted network to `10.0.0.0/8` and every curl is keyed by 127.0.0.1: the
 //! headers of an untrusted peer are ignored.
 
 use limiter_axum::routing::get;
-use limiter_axum::{ForwardedKey, Limiter, Request, Router};
+use limiter_axum::{ForwardedKey, Limiter, ProxyHeader, Request, Router};
 use std::net::SocketAddr;
 
 fn key() -> ForwardedKey {
-    ForwardedKey::new().trust_proxy("127.0.0.1/32".parse().expect("a network"))
+    ForwardedKey::new()
+        .trust_proxy("127.0.0.1/32".parse().expect("a network"))
+        // The one header the proxy sets; the others are never read.
+        .header(ProxyHeader::XForwardedFor)
+        // IPv6 clients counted per /56 (the default, written out).
+        .ipv6_prefix(56)
 }
 
 async fn whoami(request: Request) -> String {

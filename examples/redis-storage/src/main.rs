@@ -21,6 +21,8 @@ async fn count() -> &'static str {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    // What is printed: the URI with its password (if any) masked.
+    let shown = limiter_core::uri::masked(&url);
     let built = Limiter::new(get_remote_address)
         .default_limits(["3 per minute"])
         .storage_uri(url.as_str())
@@ -28,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()
         .await;
     let limiter = built.unwrap_or_else(|error| {
-        eprintln!("error: cannot use Redis at {url} (set REDIS_URL): {error}");
+        eprintln!("error: cannot use Redis at {shown} (set REDIS_URL): {error}");
         std::process::exit(1)
     });
     let app = Router::new()
@@ -38,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "5000".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!(
-        "listening on http://{}, counting in {url}",
+        "listening on http://{}, counting in {shown}",
         listener.local_addr()?
     );
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -99,6 +99,9 @@ fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
     }
     let mut built = BuiltItems::new();
     let prepared = prepare(route, request, false, &mut built);
+    if prepared.missing_peer {
+        return Immediate::Respond(missing_peer(request));
+    }
     let failed = match decide_now(route, &prepared) {
         Ok(Outcome::Pass {
             header, current, ..
@@ -118,6 +121,13 @@ fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
         Some(response) => Immediate::Respond(response),
         None => Immediate::Serve(None, no_limits(core)),
     }
+}
+
+/// The 500 of a request whose key needs the peer address it lacks, with the error logged.
+#[cold]
+fn missing_peer(request: &Request) -> Response {
+    crate::key::report_missing_peer(request.uri().path());
+    status_response(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The empty [`CurrentLimits`] of a request nothing was checked for, if handlers want them.
@@ -147,6 +157,7 @@ where
         }
         return handler(request).await;
     }
+    let mut request = crate::key::with_async_key(core.async_key.as_ref(), request).await;
     let Some((mut backend, mut in_fallback)) = core.current_backend().await else {
         // The breaker is open and there is no fallback: the failure mode, without waiting.
         if let Some(response) = breaker_open_response(core.failure_mode) {
@@ -159,6 +170,9 @@ where
     };
     let mut built = BuiltItems::new();
     let prepared = prepare(route, &request, in_fallback, &mut built);
+    if prepared.missing_peer {
+        return missing_peer(&request);
+    }
     let mut outcome = decide(route, &prepared, backend).await;
     // Both borrow the request, which the handler gets next.
     drop(prepared);

@@ -104,8 +104,10 @@ pub(crate) fn items_for<'a>(
             .limit
             .key_func
             .as_ref()
-            .map(|key_func| key_func.request_key(request));
-        if key.as_deref().unwrap_or(default_key).is_empty() {
+            .map(|key_func| key_func.request_key(request).bounded(core.max_key_length));
+        // A key function without the peer address: kept, so that the check answers 500.
+        let missing_peer = key.as_ref().is_some_and(Key::is_missing_peer);
+        if !missing_peer && key.as_deref().unwrap_or(default_key).is_empty() {
             tracing::error!(
                 "Skipping limit: {}. Empty value found in parameters.",
                 entry.limit

@@ -23,6 +23,9 @@ pub(crate) struct Prepared<'a, 'b> {
     pub(crate) items: &'b [Item<'a>],
     /// The meta limits that apply: (index in the limiter's meta limits, limit).
     pub(crate) meta: SmallVec<[(usize, RateLimit); 2]>,
+    /// A key function needed the peer address and the request has none (served without
+    /// `ConnectInfo`): answer 500 rather than count every client in one bucket.
+    pub(crate) missing_peer: bool,
 }
 
 impl Prepared<'_, '_> {
@@ -49,13 +52,22 @@ pub(crate) fn prepare<'a, 'b>(
 ) -> Prepared<'a, 'b> {
     let core = &*route.core;
     let entries = route.entries(in_fallback);
-    let default_key = core.key_func.request_key(request);
+    let default_key = core
+        .key_func
+        .request_key(request)
+        .bounded(core.max_key_length);
+    let mut missing_peer = default_key.is_missing_peer();
     let meta = meta_limits(route, request);
     // An empty key is logged once per limit, by `items_for`.
     let items: &'b [Item<'a>] = match (&route.plan, in_fallback, default_key.is_empty()) {
+        // Nothing is counted: the check answers 500.
+        _ if missing_peer => &[],
         (Some(plan), false, false) => plan,
         _ => {
             items_for(core, entries, request, &default_key, built);
+            missing_peer |= built
+                .iter()
+                .any(|item| item.key.as_ref().is_some_and(Key::is_missing_peer));
             built
         }
     };
@@ -64,6 +76,7 @@ pub(crate) fn prepare<'a, 'b>(
         default_key,
         items,
         meta,
+        missing_peer,
     }
 }
 

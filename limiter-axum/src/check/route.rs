@@ -18,7 +18,7 @@ pub(crate) struct ResolvedRoute {
     /// `entries`' items, when they do not depend on the request (see [`plan`]).
     pub(crate) plan: Option<Box<[Item<'static>]>>,
     /// Whether a limit of `entries` counts after the response (`deduct_when`), so that the check
-    /// must wait for the handler.
+    /// must wait for the handler, or the limiter's key function is async.
     pub(crate) deferred: bool,
 }
 
@@ -31,13 +31,16 @@ impl ResolvedRoute {
         fallback_entries: Vec<Entry>,
         meta: bool,
     ) -> Self {
+        // An async key function is awaited before the check, so the check waits too.
+        let async_key = core.async_key.is_some();
         ResolvedRoute {
             core,
             endpoint,
             plan: plan(&entries),
-            deferred: entries
-                .iter()
-                .any(|entry| entry.limit.deduct_when.is_some()),
+            deferred: async_key
+                || entries
+                    .iter()
+                    .any(|entry| entry.limit.deduct_when.is_some()),
             entries,
             fallback_entries,
             meta,

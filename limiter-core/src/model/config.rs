@@ -19,13 +19,17 @@ pub struct ConfigInfo {
     pub enabled: bool,
     /// `RATELIMIT_STRATEGY`: `fixed-window`, `moving-window` or `sliding-window-counter`.
     pub strategy: String,
-    /// `RATELIMIT_STORAGE_URI` **as configured**, password included (`memory://` when unset):
-    /// the CLI connects with it and masks the password whenever it prints it.
+    /// `RATELIMIT_STORAGE_URI` (`memory://` when unset): as configured, password included, in
+    /// `Limiter::config`; with the password masked in a manifest, where the CLI takes the real
+    /// URI from its own `--storage-uri` or `RATELIMIT_STORAGE_URI`.
     pub storage_uri: String,
     /// The storage backend's scheme name (`memory`, `redis`…); empty when not known.
     pub storage_backend: String,
     /// `RATELIMIT_KEY_PREFIX` (`""` for none).
     pub key_prefix: String,
+    /// `RATELIMIT_MAX_KEY_LENGTH`: client keys longer than this many bytes are stored as their
+    /// SHA-256 digest.
+    pub max_key_length: u64,
     /// The key function's display name (`get_remote_address`).
     #[cfg_attr(feature = "manifest", serde(rename = "key_function"))]
     pub key_func: String,
@@ -63,6 +67,7 @@ impl Default for ConfigInfo {
             storage_uri: "memory://".to_owned(),
             storage_backend: String::new(),
             key_prefix: String::new(),
+            max_key_length: 256,
             key_func: "get_remote_address".to_owned(),
             headers_enabled: false,
             header_names: HeaderNames::default(),

@@ -32,9 +32,11 @@ pub const FAIL_ON_FIRST_BREACH: &str = "RATELIMIT_FAIL_ON_FIRST_BREACH";
 pub const IN_MEMORY_FALLBACK_ENABLED: &str = "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED";
 /// The `Retry-After` format (`delta-seconds` or `http-date`).
 pub const HEADER_RETRY_AFTER_VALUE: &str = "RATELIMIT_HEADER_RETRY_AFTER_VALUE";
+/// The longest client key stored as it is (limiter-axum's own; longer keys are digested).
+pub const MAX_KEY_LENGTH: &str = "RATELIMIT_MAX_KEY_LENGTH";
 
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
@@ -46,5 +48,6 @@ pub const ALL: [&str; 12] = [
     SWALLOW_ERRORS,
     FAIL_ON_FIRST_BREACH,
     IN_MEMORY_FALLBACK_ENABLED,
+    MAX_KEY_LENGTH,
     HEADER_RETRY_AFTER_VALUE,
 ];

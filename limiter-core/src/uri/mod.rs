@@ -57,5 +57,5 @@ mod storage_uri;
 mod tests;
 
 pub use error::UriError;
-pub use redact::masked;
+pub use redact::{is_masked, masked};
 pub use storage_uri::{Location, MemcachedServer, RedisFlavor, StorageUri, SCHEMES};

@@ -55,6 +55,33 @@ pub fn masked(uri: &str) -> String {
     result
 }
 
+/// Whether `uri` is one [`masked`] hid a password of (`user:***@`, `password=***`): it cannot
+/// be connected to, and the real URI must come from elsewhere.
+///
+/// ```
+/// use limiter_core::uri::{is_masked, masked};
+/// assert!(is_masked(&masked("redis://:s3cret@host:6379")));
+/// assert!(!is_masked("redis://host:6379"));
+/// ```
+pub fn is_masked(uri: &str) -> bool {
+    let Some((_, rest)) = uri.split_once("://") else {
+        return false;
+    };
+    let parts = Parts::split(rest);
+    let userinfo_masked = parts
+        .userinfo
+        .and_then(|userinfo| userinfo.split_once(':'))
+        .is_some_and(|(_, password)| password == "***");
+    let query_masked = parts.query.is_some_and(|query| {
+        query.split('&').any(|pair| {
+            pair.split_once('=').is_some_and(|(name, value)| {
+                name.eq_ignore_ascii_case("password") && value == "***"
+            })
+        })
+    });
+    userinfo_masked || query_masked
+}
+
 /// `user:***@`, `user@`, `:***@` or nothing.
 pub(super) fn redacted_userinfo(username: &Option<String>, password: &Option<String>) -> String {
     let username = username.as_deref().map(percent_encode).unwrap_or_default();

@@ -173,6 +173,11 @@ fn parse_location(location: &str, uri: &str) -> Result<Location, UriError> {
     };
     let (host, port) = if let Some(bracketed) = location.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']').ok_or_else(malformed)?;
+        // Brackets hold an IPv6 address and nothing else (found by fuzzing: `[\r\02]` was
+        // kept as a host that displayed without its brackets, and so parsed back differently).
+        if !host.is_empty() && host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(malformed());
+        }
         match after.strip_prefix(':') {
             Some(port) => (host, port),
             None if after.is_empty() => return Err(missing()),

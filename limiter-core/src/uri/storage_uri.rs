@@ -23,7 +23,18 @@ pub const SCHEMES: [&str; 14] = [
 ];
 
 /// Parsed `storage_uri`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Display` and `Debug` forms are [`redacted`](Self::redacted): a password never reaches a
+/// log or an error message through them.
+///
+/// ```
+/// use limiter_core::uri::StorageUri;
+/// let uri = StorageUri::parse("redis://admin:s3cret@host:6379/0")?;
+/// assert_eq!(uri.to_string(), "redis://admin:***@host:6379/0");
+/// assert!(!format!("{uri:?}").contains("s3cret"));
+/// # Ok::<(), limiter_core::uri::UriError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StorageUri {
     /// `memory://`: counters kept in this process.
@@ -134,6 +145,18 @@ impl fmt::Display for MemcachedServer {
             MemcachedServer::Tcp(location) => location.fmt(formatter),
             MemcachedServer::Socket(path) => write!(formatter, "{}", path.display()),
         }
+    }
+}
+
+impl fmt::Display for StorageUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for StorageUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StorageUri").field(&self.redacted()).finish()
     }
 }
 

@@ -471,3 +471,15 @@ fn invalid_credentials() {
          expected %XX escapes that decode to UTF-8 text"
     );
 }
+
+/// Brackets hold an IPv6 address only (found by `fuzz/` `storage_uri`): anything else would be
+/// displayed without them and parse back differently.
+#[test]
+fn brackets_hold_only_ipv6_addresses() {
+    assert!("redis+cluster://[\r\u{0}2]:7001"
+        .parse::<StorageUri>()
+        .is_err());
+    assert!("redis+cluster://[host]:7001".parse::<StorageUri>().is_err());
+    let parsed: StorageUri = "redis+cluster://[::1]:7001".parse().unwrap();
+    assert_eq!(parsed.to_string(), "redis+cluster://[::1]:7001");
+}
