@@ -40,6 +40,10 @@ pub(crate) struct Deferred {
     pub(crate) rate: RateLimit,
     pub(crate) identifiers: Vec<String>,
     pub(crate) cost: u64,
+    /// Whether the response's headers report this limit: once it is counted they show the
+    /// window after the deduction, as Flask-Limiter, which reads the window for its headers
+    /// after deducting.
+    pub(crate) reported: bool,
 }
 
 /// Why [`decide_now`] did not decide.
@@ -88,12 +92,18 @@ pub(crate) fn decide_now(
         at_once(storage.acquire_all_now(strategy, &hits, stop), first)?
     };
     match judge(core, prepared, &ids, &decisions) {
-        Judged::Pass { header, current } => Ok(Outcome::Pass {
+        Judged::Pass {
+            header, current, ..
+        } => Ok(Outcome::Pass {
             header,
             deferred: Vec::new(),
             current,
         }),
-        Judged::Breach { index, decision } => {
+        Judged::Breach {
+            index,
+            decision,
+            reported,
+        } => {
             for rate in core.meta_limits.iter().flat_map(|meta| meta.rate_limits()) {
                 let hit = Hit {
                     limit: rate,
@@ -102,7 +112,8 @@ pub(crate) fn decide_now(
                 };
                 at_once(storage.acquire_all_now(strategy, &[hit], false), false)?;
             }
-            let (mut response, header) = breach(core, prepared, &ids, index, decision);
+            let (mut response, header) =
+                breach(core, prepared, &ids, index, decision, reported, &decisions);
             write_headers(core, &mut response, header);
             Ok(Outcome::Reject(response))
         }
@@ -153,24 +164,36 @@ pub(crate) async fn decide(
             .acquire_all_with(&hits, core.fail_on_first_breach, admitted_reset)
             .await?
     };
-    let deferred = deferred_hits(prepared, &ids);
-    if !deferred.is_empty() {
+    let has_deferred = prepared.items.iter().any(|item| item.deferred);
+    if has_deferred {
         decisions = with_deferred(backend, prepared, &ids, decisions).await?;
     }
     match judge(core, prepared, &ids, &decisions) {
-        Judged::Pass { header, current } => Ok(Outcome::Pass {
+        Judged::Pass {
             header,
-            deferred,
+            reported,
+            current,
+        } => Ok(Outcome::Pass {
+            header,
+            deferred: deferred_hits(prepared, &ids, reported),
             current,
         }),
-        Judged::Breach { index, decision } => {
+        Judged::Breach {
+            index,
+            decision,
+            reported,
+        } => {
             for rate in core.meta_limits.iter().flat_map(|meta| meta.rate_limits()) {
                 backend.acquire(rate, &prepared.meta_ids(), 1).await?;
             }
-            let (mut response, header) = breach(core, prepared, &ids, index, decision);
-            if !deferred.is_empty() {
+            let (mut response, mut header) =
+                breach(core, prepared, &ids, index, decision, reported, &decisions);
+            if has_deferred {
+                let deferred = deferred_hits(prepared, &ids, Some(reported));
                 let due = due(prepared.entries, &deferred, &response);
-                deduct(core, backend, due).await;
+                header = deduct(core, backend, due, Some(header))
+                    .await
+                    .unwrap_or(header);
             }
             write_headers(core, &mut response, header);
             Ok(Outcome::Reject(response))
@@ -221,10 +244,17 @@ enum Judged {
     /// Every decided item admitted the request.
     Pass {
         header: Option<HeaderInfo>,
+        /// The item the headers report.
+        reported: Option<usize>,
         current: Option<CurrentLimits>,
     },
-    /// The first item that refused it.
-    Breach { index: usize, decision: Decision },
+    /// The first item that refused it (the 429 names it), and the last (the headers report it,
+    /// as Flask-Limiter's, when `fail_on_first_breach(false)` lets several refuse).
+    Breach {
+        index: usize,
+        decision: Decision,
+        reported: usize,
+    },
 }
 
 #[inline]
@@ -235,19 +265,26 @@ fn judge(
     decisions: &[Decision],
 ) -> Judged {
     if let Some(index) = decisions.iter().position(|decision| !decision.allowed) {
+        let reported = decisions
+            .iter()
+            .rposition(|decision| !decision.allowed)
+            .unwrap_or(index);
         return Judged::Breach {
             index,
             decision: decisions[index],
+            reported,
         };
     }
     // Nothing is left undecided without a breach.
     let items = &prepared.items[..decisions.len()];
     let header_position = || header_limit(items.iter().map(|item| item.shared));
-    let header = if core.headers_enabled {
-        header_position().map(|position| HeaderInfo::of(&items[position].rate, decisions[position]))
+    let reported = if core.headers_enabled {
+        header_position()
     } else {
         None
     };
+    let header =
+        reported.map(|position| HeaderInfo::of(&items[position].rate, decisions[position]));
     // Flask-Limiter's `current_limits`: only built when handlers may ask for it, so the allowed
     // path stays free of these allocations otherwise.
     let current = core.current_limits.then(|| {
@@ -268,17 +305,23 @@ fn judge(
             .collect();
         CurrentLimits::new(limits, header_position())
     });
-    Judged::Pass { header, current }
+    Judged::Pass {
+        header,
+        reported,
+        current,
+    }
 }
 
-/// The 429 of the item at `index`, breached with `decision`, and its headers (written by the
-/// caller: `deduct_when` predicates see the response without them).
+/// The 429 of the item at `index`, breached with `decision`, and the headers of the item at
+/// `reported` (written by the caller: `deduct_when` predicates see the response without them).
 fn breach(
     core: &Core,
     prepared: &Prepared<'_, '_>,
     ids: &Ids<'_>,
     index: usize,
     decision: Decision,
+    reported: usize,
+    decisions: &[Decision],
 ) -> (Response, HeaderInfo) {
     let item = &prepared.items[index];
     let entry = &prepared.entries[item.entry];
@@ -292,7 +335,8 @@ fn breach(
         decision,
     };
     let response = breach_response(core, &breach, || entry.body_for(&item.rate));
-    (response, HeaderInfo::of(&item.rate, decision))
+    let header = HeaderInfo::of(&prepared.items[reported].rate, decisions[reported]);
+    (response, header)
 }
 
 /// The 429 of the meta limit `rate` (of the limiter's meta limit `meta_index`), with headers.
@@ -305,12 +349,17 @@ fn meta_rejection(
 ) -> Outcome {
     let meta = &core.meta_limits[meta_index];
     let mut response = meta_response(core, meta, rate, ids, stats);
-    write_headers(core, &mut response, HeaderInfo::of_window(rate, stats));
+    write_headers(core, &mut response, HeaderInfo::of_rejection(rate, stats));
     Outcome::Reject(response)
 }
 
-/// The `deduct_when` hits of the request, to count after the response.
-fn deferred_hits(prepared: &Prepared<'_, '_>, ids: &Ids<'_>) -> Vec<Deferred> {
+/// The `deduct_when` hits of the request, to count after the response; `reported` is the item
+/// the headers report.
+fn deferred_hits(
+    prepared: &Prepared<'_, '_>,
+    ids: &Ids<'_>,
+    reported: Option<usize>,
+) -> Vec<Deferred> {
     prepared
         .items
         .iter()
@@ -321,6 +370,7 @@ fn deferred_hits(prepared: &Prepared<'_, '_>, ids: &Ids<'_>) -> Vec<Deferred> {
             rate: item.rate,
             identifiers: ids.of(index).iter().map(|s| (*s).to_owned()).collect(),
             cost: item.cost,
+            reported: reported == Some(index),
         })
         .collect()
 }
@@ -345,7 +395,18 @@ pub(crate) fn due<'a>(
 }
 
 /// Counts the `due` hits after the response; a storage error is logged and swallowed.
-pub(crate) async fn deduct(core: &Core, backend: &RateLimiter, due: SmallVec<[&Deferred; 2]>) {
+///
+/// Returns `header` as the response must report it: when the limit it reports was counted now,
+/// re-read after the deduction (its remaining lowered, the reset of a window that has just
+/// started), as Flask-Limiter reads the window for its headers after deducting. `None` when
+/// there is no header.
+pub(crate) async fn deduct(
+    core: &Core,
+    backend: &RateLimiter,
+    due: SmallVec<[&Deferred; 2]>,
+    header: Option<HeaderInfo>,
+) -> Option<HeaderInfo> {
+    let mut header = header;
     for item in due {
         let ids: SmallVec<[&str; 3]> = item.identifiers.iter().map(String::as_str).collect();
         let result = match core.fault(backend) {
@@ -357,6 +418,16 @@ pub(crate) async fn deduct(core: &Core, backend: &RateLimiter, due: SmallVec<[&D
         };
         if let Err(error) = result {
             tracing::error!(%error, "Failed to deduct rate limit. Swallowing error");
+            continue;
+        }
+        if let (true, Some(reported)) = (item.reported, header) {
+            match backend.window_stats(&item.rate, &ids).await {
+                Ok(stats) => header = Some(reported.in_window(stats)),
+                Err(error) => {
+                    tracing::error!(%error, "Failed to update rate limit headers. Swallowing error");
+                }
+            }
         }
     }
+    header
 }

@@ -188,9 +188,10 @@ where
         },
     };
     let mut response = handler(request).await;
+    let mut header = header;
     if !deferred.is_empty() {
         let due = due(route.entries(in_fallback), &deferred, &response);
-        deduct(core, backend, due).await;
+        header = deduct(core, backend, due, header).await;
     }
     if let Some(header) = header {
         write_headers(core, &mut response, header);
