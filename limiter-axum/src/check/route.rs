@@ -37,7 +37,7 @@ impl ResolvedRoute {
             plan: plan(&entries),
             deferred: entries
                 .iter()
-                .any(|entry| entry.limit.deduct_when.is_some()),
+                .any(|entry| entry.limit.counts_after_response()),
             entries,
             fallback_entries,
             meta,

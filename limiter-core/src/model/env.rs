@@ -33,8 +33,12 @@ pub const IN_MEMORY_FALLBACK_ENABLED: &str = "RATELIMIT_IN_MEMORY_FALLBACK_ENABL
 /// The `Retry-After` format (`delta-seconds` or `http-date`).
 pub const HEADER_RETRY_AFTER_VALUE: &str = "RATELIMIT_HEADER_RETRY_AFTER_VALUE";
 
+/// Shadow mode (dry run) for every limit: counted and logged, nothing refused. Not
+/// Flask-Limiter's.
+pub const SHADOW_MODE: &str = "RATELIMIT_SHADOW_MODE";
+
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
@@ -46,5 +50,6 @@ pub const ALL: [&str; 12] = [
     SWALLOW_ERRORS,
     FAIL_ON_FIRST_BREACH,
     IN_MEMORY_FALLBACK_ENABLED,
+    SHADOW_MODE,
     HEADER_RETRY_AFTER_VALUE,
 ];
