@@ -265,3 +265,28 @@ async fn the_environment_turns_shadow_mode_on() {
     .await;
     assert_eq!(enforced.statuses("/env", 2).await, [200, 429]);
 }
+
+#[tokio::test]
+async fn the_registry_marks_shadow_and_response_cost_limits() {
+    let (limiter, _) = app(
+        Limiter::new(get_remote_address),
+        Router::new().route("/attributed", get(attributed)).route(
+            "/tokens",
+            get(ok).limit_with(Limit::new("100 per minute").cost_from_response()),
+        ),
+    )
+    .await;
+    let flags: Vec<_> = limiter
+        .routes()
+        .iter()
+        .flat_map(|route| &route.limits)
+        .map(|limit| (limit.limit.clone(), limit.shadow, limit.cost_from_response))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("2 per 1 minute".to_owned(), true, false),
+            ("100 per 1 minute".to_owned(), false, true),
+        ]
+    );
+}
