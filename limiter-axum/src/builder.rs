@@ -11,6 +11,7 @@ use crate::key::KeyFunc;
 use crate::limiter::Limiter;
 use crate::options::{FailureMode, HeaderNames, RetryAfter};
 use crate::{Request, RequestLimit, Response};
+use axum::http::HeaderName;
 use limiter_core::clock::SystemClock;
 use limiter_core::model::env;
 use limiter_core::{MemoryStorage, RateLimiter, Storage, Strategy};
@@ -74,6 +75,9 @@ pub struct LimiterBuilder {
     in_memory_fallback: Vec<Limit>,
     storage_failures_to_open: u32,
     lazy_storage: Option<bool>,
+    shadow_mode: bool,
+    shadow_headers: bool,
+    response_cost_header: Option<HeaderName>,
     #[cfg(feature = "fault-injection")]
     fault: Option<FaultSwitch>,
 }
@@ -118,6 +122,9 @@ impl Limiter {
             in_memory_fallback: Vec::new(),
             storage_failures_to_open: DEFAULT_FAILURES_TO_OPEN,
             lazy_storage: None,
+            shadow_mode: false,
+            shadow_headers: true,
+            response_cost_header: None,
             #[cfg(feature = "fault-injection")]
             fault: None,
         }
@@ -412,6 +419,33 @@ impl LimiterBuilder {
         self
     }
 
+    /// Shadow mode (dry run) for every limit, meta limits included (`RATELIMIT_SHADOW_MODE`):
+    /// everything is counted and the headers are sent as usual, but a request a limit would
+    /// refuse passes, with a warning logged. Per limit: [`Limit::shadow`]. See
+    /// [Shadow mode](crate#shadow-mode).
+    pub fn shadow_mode(mut self, enabled: bool) -> Self {
+        self.shadow_mode = enabled;
+        self
+    }
+
+    /// `false` keeps shadow limits out of the rate-limit headers: they report the enforced limits
+    /// only, as if the shadow ones were not there (so with [`shadow_mode`](Self::shadow_mode) no
+    /// headers are sent). `true` (the default) reports them as any limit, so clients see the
+    /// headers they will see once the limit is enforced.
+    pub fn shadow_headers(mut self, enabled: bool) -> Self {
+        self.shadow_headers = enabled;
+        self
+    }
+
+    /// A response header in which handlers may give the cost of the
+    /// [`cost_from_response`](Limit::cost_from_response) limits, as a decimal integer, instead of
+    /// a [`ResponseCost`](crate::ResponseCost) extension; the limiter removes it before the
+    /// response leaves. A value that is not an integer is ignored (logged).
+    pub fn response_cost_header(mut self, name: HeaderName) -> Self {
+        self.response_cost_header = Some(name);
+        self
+    }
+
     /// A switch that makes storage calls fail while it is on (feature `fault-injection`).
     #[cfg(feature = "fault-injection")]
     pub fn fault_switch(mut self, switch: FaultSwitch) -> Self {
@@ -426,7 +460,8 @@ impl LimiterBuilder {
     /// `RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`, `RATELIMIT_HEADERS_ENABLED`,
     /// `RATELIMIT_KEY_PREFIX`, `RATELIMIT_SWALLOW_ERRORS`, `RATELIMIT_FAIL_ON_FIRST_BREACH`,
     /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`; and this
-    /// crate's `RATELIMIT_MAX_KEY_LENGTH`.
+    /// crate's `RATELIMIT_MAX_KEY_LENGTH` and `RATELIMIT_SHADOW_MODE`
+    /// ([`shadow_mode`](Self::shadow_mode)).
     pub fn from_env(self) -> Result<Self, BuildError> {
         self.from_vars(|name| std::env::var(name).ok())
     }
@@ -500,6 +535,9 @@ impl LimiterBuilder {
                 message: format!("expected a number of bytes, got '{v}'"),
             })?;
             self = self.max_key_length(max);
+        }
+        if let Some(v) = lookup(env::SHADOW_MODE) {
+            self.shadow_mode |= flag(env::SHADOW_MODE, &v)?;
         }
         if let Some(v) = lookup(env::HEADER_RETRY_AFTER_VALUE) {
             if v == "http-date" {
@@ -637,6 +675,9 @@ impl LimiterBuilder {
             on_meta_breach: self.on_meta_breach,
             request_filters: self.request_filters,
             failure_mode: self.failure_mode,
+            shadow_mode: self.shadow_mode,
+            shadow_headers: self.shadow_headers,
+            response_cost_header: self.response_cost_header,
             dynamic_cache: Default::default(),
             #[cfg(feature = "fault-injection")]
             fault: self.fault,

@@ -9,6 +9,7 @@ use crate::fault::FaultSwitch;
 use crate::key::KeyFunc;
 use crate::options::{FailureMode, HeaderNames, RetryAfter};
 use crate::Request;
+use axum::http::HeaderName;
 use limiter_core::{RateLimit, RateLimiter, StorageError, Strategy};
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -45,6 +46,13 @@ pub(crate) struct Core {
     pub(crate) on_meta_breach: Option<OnBreach>,
     pub(crate) request_filters: Vec<RequestFilter>,
     pub(crate) failure_mode: FailureMode,
+    /// Every limit in shadow mode (dry run): counted, a breach logged, nothing refused.
+    pub(crate) shadow_mode: bool,
+    /// Whether the headers may report a shadow limit.
+    pub(crate) shadow_headers: bool,
+    /// The response header a handler may set the cost of `cost_from_response` limits in
+    /// (removed before the response leaves).
+    pub(crate) response_cost_header: Option<HeaderName>,
     /// Dynamic limit strings already parsed, by string.
     pub(crate) dynamic_cache: RwLock<HashMap<Box<str>, Arc<[RateLimit]>>>,
     #[cfg(feature = "fault-injection")]

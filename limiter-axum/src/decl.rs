@@ -88,6 +88,10 @@ pub struct Limit {
     pub(crate) override_defaults: bool,
     pub(crate) cost: Option<CostFnDyn>,
     pub(crate) fixed_cost: u64,
+    /// Shadow (dry-run): counted and reported, a breach logged, never refused.
+    pub(crate) shadow: bool,
+    /// Charged after the response, the cost the handler set on it.
+    pub(crate) cost_from_response: bool,
 }
 
 impl fmt::Debug for Limit {
@@ -99,6 +103,8 @@ impl fmt::Debug for Limit {
             .field("per_method", &self.per_method)
             .field("methods", &self.methods)
             .field("override_defaults", &self.override_defaults)
+            .field("shadow", &self.shadow)
+            .field("cost_from_response", &self.cost_from_response)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +137,8 @@ impl Limit {
             override_defaults: true,
             cost: None,
             fixed_cost: 1,
+            shadow: false,
+            cost_from_response: false,
         }
     }
 
@@ -265,6 +273,33 @@ impl Limit {
         self
     }
 
+    /// Shadow mode (dry run) for this limit: it is counted, tested and reported in the headers as
+    /// any other, but a request it would refuse passes, with a warning logged. The way to roll a
+    /// new limit out: watch the warnings, then drop `.shadow()`. See
+    /// [Shadow mode](crate#shadow-mode).
+    pub fn shadow(mut self) -> Self {
+        self.shadow = true;
+        self
+    }
+
+    /// Charges the limit the cost the handler puts on its response
+    /// ([`ResponseCost`](crate::ResponseCost), or the header named by
+    /// [`LimiterBuilder::response_cost_header`](crate::LimiterBuilder::response_cost_header)),
+    /// after the response: before the handler the limit is only tested with its own cost (1
+    /// unless set), so a request is refused when that no longer fits. A response without a cost
+    /// is charged the limit's own cost. With [`deduct_when`](Self::deduct_when) too, only the
+    /// responses the predicate accepts are charged. See [Cost known after the
+    /// response](crate#cost-known-after-the-response).
+    pub fn cost_from_response(mut self) -> Self {
+        self.cost_from_response = true;
+        self
+    }
+
+    /// Whether the limit is only tested before the handler and counted after it.
+    pub(crate) fn counts_after_response(&self) -> bool {
+        self.deduct_when.is_some() || self.cost_from_response
+    }
+
     pub(crate) fn cost_of(&self, request: &Request) -> u64 {
         match &self.cost {
             Some(cost) => cost(request),
@@ -301,6 +336,8 @@ pub struct StaticLimit {
     pub key_func: Option<KeyFn>,
     pub override_defaults: bool,
     pub cost: Cost,
+    pub shadow: bool,
+    pub cost_from_response: bool,
 }
 
 impl StaticLimit {
@@ -332,6 +369,8 @@ impl StaticLimit {
             limit.key_func = Some(Arc::new(f));
         }
         limit.override_defaults = self.override_defaults;
+        limit.shadow = self.shadow;
+        limit.cost_from_response = self.cost_from_response;
         match self.cost {
             Cost::Fixed(n) => limit.fixed_cost = n,
             Cost::PerRequest(f) => limit.cost = Some(Arc::new(f)),

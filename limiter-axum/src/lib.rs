@@ -16,6 +16,9 @@
 //! * [When the storage fails](#when-the-storage-fails)
 //! * [How-to](#how-to): testing, per-user limits, failed logins, costs, proxies, several
 //!   instances, configuration from the environment, inspecting the limits
+//! * [Shadow mode](#shadow-mode): a limit counted and logged, never refused
+//! * [Cost known after the response](#cost-known-after-the-response): charging what the handler
+//!   counted (an LLM API's tokens)
 //!
 //! How the check works inside, and why it is built that way, is told in `ARCHITECTURE.md` at
 //! the root of the repository; what it costs, in `BENCHMARKS.md`.
@@ -30,6 +33,8 @@
 #![doc = include_str!("docs/responses.md")]
 #![doc = include_str!("docs/failures.md")]
 #![doc = include_str!("docs/how-to.md")]
+#![doc = include_str!("docs/shadow-mode.md")]
+#![doc = include_str!("docs/response-cost.md")]
 #![doc = include_str!("docs/differences.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -56,6 +61,7 @@ pub mod routing;
 
 pub use builder::LimiterBuilder;
 pub use check::failover::DEFAULT_FAILURES_TO_OPEN;
+pub use check::ResponseCost;
 pub use current::{CurrentLimits, CurrentLimitsMissing};
 pub use decl::{Cost, CostFn, DeductWhenFn, ExemptWhenFn, KeyFn, Limit, OnBreachFn};
 pub use error::BuildError;

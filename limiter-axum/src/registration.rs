@@ -103,6 +103,8 @@ mod tests {
             key_func: None,
             override_defaults: true,
             cost: Cost::Fixed(1),
+            shadow: false,
+            cost_from_response: false,
         })
     }
 

@@ -38,6 +38,8 @@ fn limit_info(
     info.cost = limit.cost.is_none().then_some(limit.fixed_cost);
     info.exempt_when = limit.exempt_when.as_ref().map(|_| "exempt_when".to_owned());
     info.deduct_when = limit.deduct_when.as_ref().map(|_| "deduct_when".to_owned());
+    info.shadow = limit.shadow;
+    info.cost_from_response = limit.cost_from_response;
     info
 }
 

@@ -19,7 +19,7 @@ fn limit_style(source: LimitSource) -> Style {
 }
 
 /// A limit line: `2 per 1 minute`, `3 per 1 minute (GET)`,
-/// `1 per 1 second {deduct_when: f, exempt_when: g}`.
+/// `1 per 1 second {deduct_when: f, exempt_when: g}`, `5 per 1 minute {shadow}`.
 pub fn limit_node(limit: &LimitInfo, with_method: bool) -> Node {
     let mut text = limit.limit.clone();
     if let (Some(method), true) = (&limit.method, with_method) {
@@ -31,6 +31,13 @@ pub fn limit_node(limit: &LimitInfo, with_method: bool) -> Node {
     }
     if let Some(exempt_when) = &limit.exempt_when {
         options.push(format!("exempt_when: {exempt_when}"));
+    }
+    // This crate's own options, which Flask-Limiter's tree does not have.
+    if limit.shadow {
+        options.push("shadow".to_owned());
+    }
+    if limit.cost_from_response {
+        options.push("cost_from_response".to_owned());
     }
     if !options.is_empty() {
         text.push_str(&format!(" {{{}}}", options.join(", ")));

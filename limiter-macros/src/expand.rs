@@ -75,6 +75,8 @@ fn declared_limit(args: &LimitArgs) -> TokenStream {
     let key_func = callback(options.key_func.as_ref(), "KeyFn");
     let override_defaults = options.override_defaults;
     let cost = cost(options.cost.as_ref());
+    let shadow = options.shadow;
+    let cost_from_response = options.cost_from_response;
     quote! {
         ::limiter_axum::__private::Declared::Limit(::limiter_axum::__private::StaticLimit {
             source: #source,
@@ -90,6 +92,8 @@ fn declared_limit(args: &LimitArgs) -> TokenStream {
             key_func: #key_func,
             override_defaults: #override_defaults,
             cost: #cost,
+            shadow: #shadow,
+            cost_from_response: #cost_from_response,
         })
     }
 }

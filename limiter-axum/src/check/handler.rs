@@ -1,13 +1,14 @@
 //! [`LimitedHandler`]: a handler wrapped with its route's check, and the two ways the check runs
 //! — at once in `call` when the storage answers at once, else in a boxed future that waits on it.
 
-use super::decide::{decide, decide_now, deduct, due, Outcome, Undecided};
+use super::decide::{decide, decide_now, deduct, due, Answer, Outcome, Undecided};
 use super::failover::breaker_open_response;
 use super::future::LimitFuture;
 use super::headers::{write_headers, HeaderInfo};
 use super::items::BuiltItems;
 use super::prepare::prepare;
 use super::response::{status_response, storage_failure};
+use super::response_cost::take_response_cost;
 use super::route::{HandlerCell, ResolvedRoute};
 use crate::core::Core;
 use crate::current::CurrentLimits;
@@ -216,9 +217,21 @@ where
         },
     };
     let mut response = handler(request).await;
+    let mut header = header;
+    // Taken off every response of a route that may carry one, charged or not.
+    let cost = if route.deferred {
+        take_response_cost(core, &mut response)
+    } else {
+        None
+    };
     if !deferred.is_empty() {
-        let due = due(route.entries(in_fallback), &deferred, &response);
-        deduct(core, backend, due).await;
+        let due = due(
+            route.entries(in_fallback),
+            &deferred,
+            &response,
+            Answer::Handler(cost),
+        );
+        header = deduct(core, backend, due, header).await;
     }
     if let Some(header) = header {
         write_headers(core, &mut response, header);

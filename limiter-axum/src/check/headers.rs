@@ -4,7 +4,7 @@
 use crate::core::Core;
 use crate::options::RetryAfter;
 use crate::Response;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use limiter_core::{Decision, RateLimit, Timestamp, WindowStats};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +15,10 @@ pub(crate) struct HeaderInfo {
     amount: u64,
     remaining: u64,
     reset_at: Timestamp,
+    /// Whether the request was refused by this limit: its `Retry-After` then never sends the
+    /// client back before the reset. Decided by the limit, not by the response's status (a
+    /// handler may answer 429 itself, an `on_breach` callback may answer something else).
+    rejected: bool,
 }
 
 impl HeaderInfo {
@@ -24,15 +28,26 @@ impl HeaderInfo {
             amount: rate.amount(),
             remaining: decision.remaining,
             reset_at: decision.reset_at,
+            rejected: !decision.allowed,
         }
     }
 
-    /// The headers of `rate` in the window `stats` describes.
-    pub(crate) fn of_window(rate: &RateLimit, stats: WindowStats) -> Self {
+    /// The headers of `rate`, which refused the request, in the window `stats` describes.
+    pub(crate) fn of_rejection(rate: &RateLimit, stats: WindowStats) -> Self {
         HeaderInfo {
             amount: rate.amount(),
             remaining: stats.remaining,
             reset_at: stats.reset_at,
+            rejected: true,
+        }
+    }
+
+    /// The same limit's headers in the window `stats` describes (read again after a deduction).
+    pub(crate) fn in_window(self, stats: WindowStats) -> Self {
+        HeaderInfo {
+            remaining: stats.remaining,
+            reset_at: stats.reset_at,
+            ..self
         }
     }
 }
@@ -102,7 +117,7 @@ pub(crate) fn write_headers(core: &Core, response: &mut Response, header: Header
         .and_then(|existing| existing.to_str().ok())
         .and_then(|text| existing_retry_at(text, now));
     let retry_at = existing.map_or(reset, |existing| existing.max(reset));
-    let rejected = response.status() == StatusCode::TOO_MANY_REQUESTS;
+    let rejected = header.rejected;
     let headers = response.headers_mut();
     // Room for the four headers at once rather than growing the map as they come.
     headers.reserve(4);

@@ -43,7 +43,7 @@ pub(crate) fn plan(entries: &[Entry]) -> Option<Box<[Item<'static>]>> {
             && limit.exempt_when.is_none()
             && limit.key_func.is_none()
             && limit.cost.is_none()
-            && limit.deduct_when.is_none()
+            && !limit.counts_after_response()
     });
     if !independent {
         return None;
@@ -116,7 +116,7 @@ pub(crate) fn items_for<'a>(
         }
         let scope = entry.scope_for(method);
         let cost = entry.limit.cost_of(request);
-        let deferred = entry.limit.deduct_when.is_some();
+        let deferred = entry.limit.counts_after_response();
         let mut push = |rate: RateLimit| {
             items.push(Item {
                 entry: index,

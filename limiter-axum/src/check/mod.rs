@@ -43,6 +43,8 @@
 //! decide.rs      meta limits → one batch of hits → judge ──▶ pass / breach ◀────┘
 //! response.rs    the 429 (or on_breach's response), the failure-mode status
 //! headers.rs     X-RateLimit-* and Retry-After on either
+//! response_cost.rs  ResponseCost: the cost a handler sets, charged after its response
+//! shadow.rs      a shadow (dry-run) limit's breach: logged, the request passes
 //! future.rs      LimitFuture: the handler's future, a ready response, or the boxed check
 //! ```
 //!
@@ -59,8 +61,11 @@ mod headers;
 mod items;
 mod prepare;
 mod response;
+mod response_cost;
 mod route;
+mod shadow;
 
 pub(crate) use entry::{Entry, EntryKind};
 pub(crate) use handler::LimitedHandler;
+pub use response_cost::ResponseCost;
 pub(crate) use route::{HandlerCell, ResolvedRoute};

@@ -40,7 +40,7 @@ impl ResolvedRoute {
             deferred: async_key
                 || entries
                     .iter()
-                    .any(|entry| entry.limit.deduct_when.is_some()),
+                    .any(|entry| entry.limit.counts_after_response()),
             entries,
             fallback_entries,
             meta,

@@ -35,8 +35,12 @@ pub const HEADER_RETRY_AFTER_VALUE: &str = "RATELIMIT_HEADER_RETRY_AFTER_VALUE";
 /// The longest client key stored as it is (limiter-axum's own; longer keys are digested).
 pub const MAX_KEY_LENGTH: &str = "RATELIMIT_MAX_KEY_LENGTH";
 
+/// Shadow mode (dry run) for every limit: counted and logged, nothing refused. Not
+/// Flask-Limiter's.
+pub const SHADOW_MODE: &str = "RATELIMIT_SHADOW_MODE";
+
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
@@ -49,5 +53,6 @@ pub const ALL: [&str; 13] = [
     FAIL_ON_FIRST_BREACH,
     IN_MEMORY_FALLBACK_ENABLED,
     MAX_KEY_LENGTH,
+    SHADOW_MODE,
     HEADER_RETRY_AFTER_VALUE,
 ];

@@ -98,6 +98,12 @@ pub struct LimitInfo {
     /// app really writes.
     #[cfg_attr(feature = "manifest", serde(default = "yes"))]
     pub uses_key_prefix: bool,
+    /// Whether the limit is in shadow mode (dry run): counted and logged, never refusing.
+    #[cfg_attr(feature = "manifest", serde(default))]
+    pub shadow: bool,
+    /// Whether the limit is charged the cost the response carries, after it.
+    #[cfg_attr(feature = "manifest", serde(default))]
+    pub cost_from_response: bool,
 }
 
 #[cfg(feature = "manifest")]
@@ -131,6 +137,8 @@ impl LimitInfo {
             exempt_when: None,
             conditional: false,
             uses_key_prefix: !meta,
+            shadow: false,
+            cost_from_response: false,
         }
     }
 

@@ -49,6 +49,10 @@ pub(crate) struct LimitOptions {
     pub(crate) cost: Option<Cost>,
     /// `scope = "…"`: the bucket's name.
     pub(crate) scope: Option<LitStr>,
+    /// `shadow`: counted and logged, never refused (dry run).
+    pub(crate) shadow: bool,
+    /// `cost_from_response`: charged after the response, the cost the handler set on it.
+    pub(crate) cost_from_response: bool,
 }
 
 /// What one request costs.
@@ -134,6 +138,8 @@ impl Default for LimitOptions {
             on_breach: None,
             cost: None,
             scope: None,
+            shadow: false,
+            cost_from_response: false,
         }
     }
 }
@@ -152,11 +158,14 @@ impl LimitOptions {
             "on_breach" => self.on_breach = Some(option.required_value()?),
             "cost" => self.cost = Some(Cost::from_expr(option.required_value()?)?),
             "scope" => self.scope = Some(option.string()?),
+            "shadow" => self.shadow = option.switch()?,
+            "cost_from_response" => self.cost_from_response = option.switch()?,
             _ => {
                 return Err(syn::Error::new(
                     option.key.span(),
                     "unknown option: expected key_func, per_method, methods, error_message, \
-                     exempt_when, override_defaults, deduct_when, on_breach, cost, scope or shared",
+                     exempt_when, override_defaults, deduct_when, on_breach, cost, scope, shadow, \
+                     cost_from_response or shared",
                 ))
             }
         }
@@ -247,6 +256,7 @@ mod tests {
         assert!(options.methods.is_none());
         assert!(options.cost.is_none());
         assert!(options.scope.is_none());
+        assert!(!options.shadow && !options.cost_from_response);
     }
 
     #[test]
@@ -254,7 +264,8 @@ mod tests {
         let args = parse(
             r#""1/second", key_func = by_user, per_method, methods = [get, "Post"],
                error_message = "slow down", exempt_when = is_admin, override_defaults = false,
-               deduct_when = is_error, on_breach = custom, cost = 3, scope = "group", shared,"#,
+               deduct_when = is_error, on_breach = custom, cost = 3, scope = "group", shared,
+               shadow, cost_from_response = true,"#,
         );
         let options = &args.options;
         assert!(options.key_func.is_some() && options.exempt_when.is_some());
@@ -274,6 +285,7 @@ mod tests {
             Some("group")
         );
         assert!(args.shared);
+        assert!(options.shadow && options.cost_from_response);
     }
 
     #[test]

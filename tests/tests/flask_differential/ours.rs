@@ -4,19 +4,21 @@
 
 use crate::spec::{AppSpec, BlueprintSpec, LimitSpec, RouteSpec};
 use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Html;
 use axum::routing::MethodFilter;
 use limiter_axum::routing::{on, MethodRouter};
 use limiter_axum::{get_remote_address, ExemptionScope, Limit, Limiter, RetryAfter, Router};
 use limiter_tests::Server;
 
-/// Every view of the differential apps: `ok`, with the status of the `x-status` header.
-pub async fn respond(headers: HeaderMap) -> (StatusCode, &'static str) {
+/// Every view of the differential apps: `ok`, with the status of the `x-status` header, as HTML
+/// (the content type Flask gives a view's string).
+pub async fn respond(headers: HeaderMap) -> (StatusCode, Html<&'static str>) {
     let status = headers
         .get("x-status")
         .and_then(|value| value.to_str().ok()?.parse::<u16>().ok())
         .and_then(|code| StatusCode::from_u16(code).ok())
         .unwrap_or(StatusCode::OK);
-    (status, "ok")
+    (status, Html("ok"))
 }
 
 fn method(name: &str) -> Method {
