@@ -386,9 +386,9 @@ impl MemcachedStorage {
     }
 }
 
-/// Whether memcached can carry `strategy` out atomically: not the moving window.
+/// Whether memcached can carry `strategy` out atomically: not the moving window, not GCRA.
 fn supports(strategy: Strategy) -> bool {
-    !matches!(strategy, Strategy::MovingWindow)
+    !matches!(strategy, Strategy::MovingWindow | Strategy::Gcra { .. })
 }
 
 fn check_strategy(strategy: Strategy) -> Result<(), StorageError> {
