@@ -43,7 +43,7 @@ impl ArrivalTime {
     }
 
     /// A state at `tat` (nanoseconds since the epoch), as a network backend reads it back.
-    #[cfg(test)]
+    #[cfg_attr(not(feature = "memcached"), allow(dead_code))]
     pub(crate) fn at(tat: u64) -> Self {
         ArrivalTime { tat }
     }
