@@ -46,6 +46,14 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
             format!("'{}'", config.key_prefix),
         ),
         row("Strategy", env::STRATEGY, config.strategy.clone()),
+        row(
+            "GCRA burst",
+            env::GCRA_BURST,
+            config.gcra_burst.map_or_else(
+                || "(each limit's amount)".to_owned(),
+                |burst| burst.to_string(),
+            ),
+        ),
         row("Storage URI", env::STORAGE_URI, state::shown_uri(manifest)),
         row("Storage status", "", status),
         row(

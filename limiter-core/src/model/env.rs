@@ -18,8 +18,11 @@ pub const APPLICATION: &str = "RATELIMIT_APPLICATION";
 pub const META: &str = "RATELIMIT_META";
 /// The storage URI (`redis://…`).
 pub const STORAGE_URI: &str = "RATELIMIT_STORAGE_URI";
-/// The strategy (`fixed-window`, `moving-window`, `sliding-window-counter`).
+/// The strategy (`fixed-window`, `moving-window`, `sliding-window-counter`, `gcra`).
 pub const STRATEGY: &str = "RATELIMIT_STRATEGY";
+/// GCRA's burst for every limit (a whole number ≥ 1; unset: each limit's amount). Not a
+/// Flask-Limiter setting (it has no GCRA).
+pub const GCRA_BURST: &str = "RATELIMIT_GCRA_BURST";
 /// Sends the rate-limit headers.
 pub const HEADERS_ENABLED: &str = "RATELIMIT_HEADERS_ENABLED";
 /// The key prefix.
@@ -34,13 +37,14 @@ pub const IN_MEMORY_FALLBACK_ENABLED: &str = "RATELIMIT_IN_MEMORY_FALLBACK_ENABL
 pub const HEADER_RETRY_AFTER_VALUE: &str = "RATELIMIT_HEADER_RETRY_AFTER_VALUE";
 
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
     META,
     STORAGE_URI,
     STRATEGY,
+    GCRA_BURST,
     HEADERS_ENABLED,
     KEY_PREFIX,
     SWALLOW_ERRORS,
