@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// The `RATELIMIT_*` variables the app reads (`LimiterBuilder::from_env`): removed so that the
 /// caller's environment cannot change what the app prints.
-const APP_VARIABLES: [&str; 12] = limiter_core::model::env::ALL;
+const APP_VARIABLES: [&str; limiter_core::model::env::ALL.len()] = limiter_core::model::env::ALL;
 
 fn blueprints_binary() -> PathBuf {
     cargo_binary("blueprints")
