@@ -50,8 +50,9 @@ use std::str::FromStr;
 
 /// How hits are counted against a window.
 ///
-/// The semantics are those of Python's `limits` (what Flask-Limiter uses), so a deployment can
-/// move between the two without clients seeing different decisions.
+/// The window strategies' semantics are those of Python's `limits` (what Flask-Limiter uses), so
+/// a deployment can move between the two without clients seeing different decisions; GCRA is
+/// governor's algorithm, which `limits` does not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Strategy {
