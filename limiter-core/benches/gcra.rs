@@ -87,47 +87,60 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Both at 100,000 keys in alternating rounds; prints the medians and the ratio.
+/// Ours (GCRA, and the fixed window as a control) and governor in alternating rounds, at 1 and
+/// at 100,000 keys; prints the medians and the median per-round ratio GCRA / governor.
 fn paired() {
-    let key_count = KEY_COUNTS[1];
-    let keys = client_keys(key_count);
-    let order: Vec<usize> = (0..PAIRED_OPS as u64)
-        .map(|iteration| key_index(iteration, key_count))
-        .collect();
-    let limit = limit();
-    let ours = RateLimiter::new(Strategy::GCRA, MemoryStorage::new()).unwrap();
-    let theirs = governor();
-    for key in &keys {
-        ready(ours.hit(&limit, &[key, "route"], 1)).unwrap();
-        let _ = theirs.check_key(key);
-    }
-    let (mut ours_ns, mut theirs_ns, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..PAIRED_ROUNDS {
-        let start = Instant::now();
-        for &index in &order {
-            black_box(ready(ours.hit(&limit, &[&keys[index], "route"], 1)).unwrap());
+    for key_count in KEY_COUNTS {
+        let keys = client_keys(key_count);
+        let order: Vec<usize> = (0..PAIRED_OPS as u64)
+            .map(|iteration| key_index(iteration, key_count))
+            .collect();
+        let limit = limit();
+        let gcra = RateLimiter::new(Strategy::GCRA, MemoryStorage::new()).unwrap();
+        let fixed = RateLimiter::new(Strategy::FixedWindow, MemoryStorage::new()).unwrap();
+        let theirs = governor();
+        for key in &keys {
+            ready(gcra.hit(&limit, &[key, "route"], 1)).unwrap();
+            ready(fixed.hit(&limit, &[key, "route"], 1)).unwrap();
+            let _ = theirs.check_key(key);
         }
-        let a = start.elapsed().as_nanos() as f64 / PAIRED_OPS as f64;
-        let start = Instant::now();
-        for &index in &order {
-            black_box(theirs.check_key(&keys[index]).is_ok());
+        let ns_per_hit = |run: &dyn Fn(&String)| {
+            let start = Instant::now();
+            for &index in &order {
+                run(&keys[index]);
+            }
+            start.elapsed().as_nanos() as f64 / PAIRED_OPS as f64
+        };
+        let (mut gcra_ns, mut fixed_ns, mut theirs_ns, mut ratios) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..PAIRED_ROUNDS {
+            let ours = ns_per_hit(&|key| {
+                black_box(ready(gcra.hit(&limit, &[key.as_str(), "route"], 1)).unwrap());
+            });
+            let control = ns_per_hit(&|key| {
+                black_box(ready(fixed.hit(&limit, &[key.as_str(), "route"], 1)).unwrap());
+            });
+            let governor = ns_per_hit(&|key| {
+                black_box(theirs.check_key(key).is_ok());
+            });
+            gcra_ns.push(ours);
+            fixed_ns.push(control);
+            theirs_ns.push(governor);
+            ratios.push(ours / governor);
         }
-        let b = start.elapsed().as_nanos() as f64 / PAIRED_OPS as f64;
-        ours_ns.push(a);
-        theirs_ns.push(b);
-        ratios.push(a / b);
+        let (min, max) = ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+        println!(
+            "paired, {key_count} keys, 1 thread, {PAIRED_ROUNDS} rounds of {PAIRED_OPS} hits: \
+             limiter GCRA hit {:.1} ns, fixed window {:.1} ns, governor check_key {:.1} ns \
+             (medians); ratio GCRA/governor {:.2} [{min:.2}..{max:.2}]",
+            median(&mut gcra_ns),
+            median(&mut fixed_ns),
+            median(&mut theirs_ns),
+            median(&mut ratios),
+        );
     }
-    let (min, max) = ratios
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-    println!(
-        "paired, {key_count} keys, 1 thread, {PAIRED_ROUNDS} rounds of {PAIRED_OPS} hits: \
-         limiter GCRA hit {:.1} ns, governor check_key {:.1} ns (medians); ratio \
-         ours/governor {:.2} [{min:.2}..{max:.2}]",
-        median(&mut ours_ns),
-        median(&mut theirs_ns),
-        median(&mut ratios),
-    );
 }
 
 fn main() {
