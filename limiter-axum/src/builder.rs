@@ -457,7 +457,8 @@ impl LimiterBuilder {
     /// configuration](https://flask-limiter.readthedocs.io/en/stable/configuration.html) (their
     /// names are listed once, in [`limiter_core::model::env`]): `RATELIMIT_ENABLED` (wins over code, as in Flask), and, where not set in
     /// code, `RATELIMIT_DEFAULT`, `RATELIMIT_APPLICATION`, `RATELIMIT_META`,
-    /// `RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`, `RATELIMIT_HEADERS_ENABLED`,
+    /// `RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`, `RATELIMIT_GCRA_BURST` (GCRA's burst, where
+    /// not set in code), `RATELIMIT_HEADERS_ENABLED`,
     /// `RATELIMIT_KEY_PREFIX`, `RATELIMIT_SWALLOW_ERRORS`, `RATELIMIT_FAIL_ON_FIRST_BREACH`,
     /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`; and this
     /// crate's `RATELIMIT_MAX_KEY_LENGTH` and `RATELIMIT_SHADOW_MODE`
@@ -509,6 +510,19 @@ impl LimiterBuilder {
                         name: env::STRATEGY,
                         message: e.to_string(),
                     })?;
+        }
+        if let Some(v) = lookup(env::GCRA_BURST) {
+            let burst =
+                v.trim()
+                    .parse::<std::num::NonZeroU64>()
+                    .map_err(|_| BuildError::Environment {
+                        name: env::GCRA_BURST,
+                        message: format!("expected a whole number of at least 1, got '{v}'"),
+                    })?;
+            // Where not set in code; ignored by the other strategies.
+            if let Strategy::Gcra { burst: None } = self.strategy {
+                self.strategy = self.strategy.with_gcra_burst(Some(burst));
+            }
         }
         if let Some(v) = lookup(env::HEADERS_ENABLED) {
             self.headers_enabled |= flag(env::HEADERS_ENABLED, &v)?;

@@ -108,6 +108,9 @@ pub(crate) fn config_info(core: &Core) -> ConfigInfo {
     let mut config = ConfigInfo::default();
     config.enabled = core.enabled;
     config.strategy = core.strategy.name().to_owned();
+    if let limiter_core::Strategy::Gcra { burst } = core.strategy {
+        config.gcra_burst = burst.map(std::num::NonZeroU64::get);
+    }
     config.storage_uri = core.storage_uri.clone();
     config.storage_backend = core.primary.storage().backend_name().to_owned();
     config.key_prefix = core.key_prefix.clone();

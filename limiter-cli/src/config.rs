@@ -51,6 +51,14 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
             config.max_key_length.to_string(),
         ),
         row("Strategy", env::STRATEGY, config.strategy.clone()),
+        row(
+            "GCRA burst",
+            env::GCRA_BURST,
+            config.gcra_burst.map_or_else(
+                || "(each limit's amount)".to_owned(),
+                |burst| burst.to_string(),
+            ),
+        ),
         row("Storage URI", env::STORAGE_URI, state::shown_uri(manifest)),
         row("Storage status", "", status),
         row(

@@ -298,3 +298,85 @@ async fn reset_forgets_everything() {
     assert_eq!(limiter.storage().reset().await.unwrap(), Some(3));
     assert!(limiter.hit(&one, &["a"], 1).await.unwrap());
 }
+
+/// GCRA on the worked example: `4/minute` is one hit per 15 s with a burst of 4. The four pass
+/// at once, then one every 15 s: reset is when the bucket is full again, or for a rejected hit
+/// when it would pass.
+#[tokio::test]
+async fn worked_example_gcra() {
+    let (limiter, clock) = limiter(Strategy::GCRA);
+    for expected_remaining in [3, 2, 1, 0] {
+        let decision = limiter.acquire(&limit("4/minute"), KEY, 1).await.unwrap();
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, expected_remaining);
+        // Full again 15 s per hit taken.
+        assert_eq!(
+            decision.reset_at.as_secs(),
+            START + 15 * (4 - expected_remaining)
+        );
+    }
+    let rejected = limiter.acquire(&limit("4/minute"), KEY, 1).await.unwrap();
+    assert!(!rejected.allowed);
+    assert_eq!(rejected.reset_at.as_secs(), START + 15, "passes in 15 s");
+    step(&limiter, &clock, 14.0, false).await;
+    step(&limiter, &clock, 15.0, true).await;
+    step(&limiter, &clock, 29.0, false).await;
+    // 35 s: 20 s after the last admitted hit, one interval (and a third) emitted: one passes.
+    step(&limiter, &clock, 35.0, true).await;
+    step(&limiter, &clock, 35.0, false).await;
+    // Idle for a minute: the full burst again.
+    seconds_after_start(&clock, 95.0);
+    let stats = limiter.window_stats(&limit("4/minute"), KEY).await.unwrap();
+    assert_eq!((stats.remaining, stats.reset_at), (4, clock.now()));
+}
+
+/// The burst is a property of the strategy: 1 spaces every hit by the interval, more lets
+/// that many through at once, the sustained rate staying the limit's.
+#[tokio::test]
+async fn gcra_burst_overrides_the_amount() {
+    use std::num::NonZeroU64;
+    let ten = limit("10/second");
+    let (smooth, clock) = limiter(Strategy::GCRA.with_gcra_burst(NonZeroU64::new(1)));
+    assert!(smooth.hit(&ten, KEY, 1).await.unwrap());
+    assert!(!smooth.hit(&ten, KEY, 1).await.unwrap());
+    clock.advance(Duration::from_millis(100));
+    assert!(smooth.hit(&ten, KEY, 1).await.unwrap());
+    assert!(!smooth.hit(&ten, KEY, 1).await.unwrap());
+
+    let (bursty, clock) = limiter(Strategy::Gcra {
+        burst: NonZeroU64::new(25),
+    });
+    for _ in 0..25 {
+        assert!(bursty.hit(&ten, KEY, 1).await.unwrap());
+    }
+    assert!(!bursty.hit(&ten, KEY, 1).await.unwrap());
+    // Over the next second, the limit's rate: ten more.
+    let mut admitted = 0;
+    for _ in 0..100 {
+        clock.advance(Duration::from_millis(10));
+        admitted += usize::from(bursty.hit(&ten, KEY, 1).await.unwrap());
+    }
+    assert_eq!(admitted, 10);
+}
+
+/// The memory storage keeps 8 bytes of GCRA state per key, swept once the bucket is full.
+#[tokio::test]
+async fn gcra_state_is_swept_when_full_again() {
+    let clock = ManualClock::new(Timestamp::from_nanos(START * 1_000_000_000));
+    let storage = MemoryStorage::builder()
+        .clock(clock.clone())
+        .sweep_interval(None)
+        .build();
+    let limiter = RateLimiter::new(Strategy::GCRA, storage.clone()).unwrap();
+    let two = limit("2/minute");
+    for client in ["a", "b", "c"] {
+        assert!(limiter.hit(&two, &[client], 1).await.unwrap());
+    }
+    assert_eq!(storage.len(), 3);
+    // One hit of 2/minute is full again 30 s later.
+    clock.advance(Duration::from_secs(29));
+    assert_eq!(storage.sweep(), 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(storage.sweep(), 3);
+    assert!(storage.is_empty());
+}

@@ -187,6 +187,7 @@ pub fn servers_required() -> bool {
 
 /// Runs the whole behavioural [`suite`] against the storage that `async fn $open() ->
 /// Option<Storage>` returns (`None`: skipped), one `#[tokio::test]` per test and strategy.
+/// `storage_suite!(@windows open)` leaves GCRA out (for a backend that refuses it).
 ///
 /// ```ignore
 /// async fn open() -> Option<limiter_core::Storage> {
@@ -197,6 +198,18 @@ pub fn servers_required() -> bool {
 #[macro_export]
 macro_rules! storage_suite {
     ($open:ident) => {
+        $crate::storage_suite!(@windows $open);
+        $crate::storage_suite!(@strategy $open, gcra, GCRA);
+        mod gcra_specific {
+            $crate::storage_suite!(@specific $open;
+                gcra_spaces_hits_by_the_interval,
+                gcra_burst_is_configurable,
+                gcra_concurrent_admission_is_exact
+            );
+        }
+    };
+    // The three window strategies of `limits`, for a backend without GCRA.
+    (@windows $open:ident) => {
         $crate::storage_suite!(@strategy $open, fixed_window, FixedWindow);
         $crate::storage_suite!(@strategy $open, moving_window, MovingWindow);
         $crate::storage_suite!(@strategy $open, sliding_window_counter, SlidingWindowCounter);

@@ -469,3 +469,103 @@ pub async fn sliding_window_first_hit_anchored(storage: Storage) {
     );
     assert_eq!(remaining(&storage, strategy, &limit, &id).await, 0);
 }
+
+/// The reset of `decision`, as a duration from now (zero if it is past).
+fn until(reset_at: limiter_core::Timestamp) -> Duration {
+    reset_at.saturating_duration_since(now())
+}
+
+/// GCRA: `4 per 2 s` is one hit per 500 ms with a burst of 4. The burst passes at once; a
+/// rejected hit's reset is when it would pass (one interval away), the window's reset when the
+/// bucket is full again (four intervals); at the rejection's reset exactly one more passes.
+pub async fn gcra_spaces_hits_by_the_interval(storage: Storage) {
+    let strategy = Strategy::GCRA;
+    let id = unique_id("gcra-spaces");
+    let limit = per_seconds(4, 2);
+    for expected in [3, 2, 1, 0] {
+        let decision = hit(&storage, strategy, &limit, &id, 1).await;
+        assert!(decision.allowed, "hit with {expected} left");
+        assert_eq!(decision.remaining, expected);
+    }
+    let rejected = hit(&storage, strategy, &limit, &id, 1).await;
+    assert!(!rejected.allowed);
+    assert_eq!(rejected.remaining, 0);
+    let wait = until(rejected.reset_at);
+    assert!(
+        wait > Duration::from_millis(300) && wait <= Duration::from_millis(510),
+        "the next hit passes one interval after the burst, in {wait:?}"
+    );
+    let stats = storage
+        .window_stats(strategy, &limit, &[&id])
+        .await
+        .expect("window_stats");
+    assert_eq!(stats.remaining, 0);
+    let full = until(stats.reset_at);
+    assert!(
+        full > Duration::from_millis(1700) && full <= Duration::from_millis(2010),
+        "full again four intervals after the burst, in {full:?}"
+    );
+    tokio::time::sleep(wait + Duration::from_millis(20)).await;
+    assert!(allowed(&storage, strategy, &limit, &id).await, "one passes");
+    assert!(
+        !allowed(&storage, strategy, &limit, &id).await,
+        "and only one"
+    );
+}
+
+/// GCRA's burst: `Some(1)` spaces every hit by the interval; a burst above the amount lets that
+/// many through at once.
+pub async fn gcra_burst_is_configurable(storage: Storage) {
+    use std::num::NonZeroU64;
+    let smooth = Strategy::Gcra {
+        burst: NonZeroU64::new(1),
+    };
+    let id = unique_id("gcra-smooth");
+    let limit = per_seconds(4, 2);
+    let first = hit(&storage, smooth, &limit, &id, 1).await;
+    assert!(first.allowed);
+    assert_eq!(first.remaining, 0, "a burst of one: nothing more now");
+    let rejected = hit(&storage, smooth, &limit, &id, 1).await;
+    assert!(!rejected.allowed);
+    assert!(until(rejected.reset_at) <= Duration::from_millis(510));
+    tokio::time::sleep(until(rejected.reset_at) + Duration::from_millis(20)).await;
+    assert!(allowed(&storage, smooth, &limit, &id).await);
+
+    let bursty = Strategy::Gcra {
+        burst: NonZeroU64::new(6),
+    };
+    let id = unique_id("gcra-bursty");
+    let limit = per_seconds(2, 60);
+    for expected in (0..6).rev() {
+        let decision = hit(&storage, bursty, &limit, &id, 1).await;
+        assert!(decision.allowed, "burst of 6, {expected} left");
+        assert_eq!(decision.remaining, expected);
+    }
+    assert!(!allowed(&storage, bursty, &limit, &id).await);
+}
+
+/// 64 concurrent clients of one key, 3 hits each, against `100 per hour` (an interval of 36 s,
+/// so no capacity comes back during the test): exactly 100 are admitted.
+pub async fn gcra_concurrent_admission_is_exact(storage: Storage) {
+    let strategy = Strategy::GCRA;
+    let id = unique_id("gcra-concurrent");
+    let limit = RateLimit::new(100, 1, Granularity::Hour);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let storage = storage.clone();
+        let id = id.clone();
+        tasks.spawn(async move {
+            let mut admitted = 0;
+            for _ in 0..3 {
+                admitted += u64::from(hit(&storage, strategy, &limit, &id, 1).await.allowed);
+            }
+            admitted
+        });
+    }
+    let mut admitted = 0;
+    while let Some(result) = tasks.join_next().await {
+        admitted += result.expect("task");
+    }
+    assert_eq!(admitted, 100);
+    assert_eq!(remaining(&storage, strategy, &limit, &id).await, 0);
+}

@@ -30,9 +30,17 @@ async fn open_memcached() -> Option<MemcachedStorage> {
     )
 }
 
-// The shared suite, for the two strategies memcached supports.
+// The shared suite, for the three strategies memcached supports.
 limiter_tests::storage_suite!(@strategy open, fixed_window, FixedWindow);
 limiter_tests::storage_suite!(@strategy open, sliding_window_counter, SlidingWindowCounter);
+limiter_tests::storage_suite!(@strategy open, gcra, GCRA);
+mod gcra_specific {
+    limiter_tests::storage_suite!(@specific open;
+        gcra_spaces_hits_by_the_interval,
+        gcra_burst_is_configurable,
+        gcra_concurrent_admission_is_exact
+    );
+}
 mod strategy_specific {
     limiter_tests::storage_suite!(@specific open; fixed_window_anchored_at_first_hit);
 
@@ -101,6 +109,7 @@ async fn moving_window_refused() {
     assert!(!storage.supports(Strategy::MovingWindow));
     assert!(storage.supports(Strategy::FixedWindow));
     assert!(storage.supports(Strategy::SlidingWindowCounter));
+    assert!(storage.supports(Strategy::GCRA));
     let error = RateLimiter::new(Strategy::MovingWindow, storage.clone()).unwrap_err();
     assert!(
         matches!(

@@ -39,7 +39,8 @@ async fn open() -> Option<Storage> {
     }
 }
 
-limiter_tests::storage_suite!(open);
+// GCRA is not written for MongoDB yet (the storage refuses it).
+limiter_tests::storage_suite!(@windows open);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sliding_window_first_hit_anchored() {

@@ -17,8 +17,11 @@ use super::LimitInfo;
 pub struct ConfigInfo {
     /// `RATELIMIT_ENABLED`.
     pub enabled: bool,
-    /// `RATELIMIT_STRATEGY`: `fixed-window`, `moving-window` or `sliding-window-counter`.
+    /// `RATELIMIT_STRATEGY`: `fixed-window`, `moving-window`, `sliding-window-counter` or `gcra`.
     pub strategy: String,
+    /// `RATELIMIT_GCRA_BURST`: GCRA's burst; `None` for each limit's amount (and for the other
+    /// strategies, which have none).
+    pub gcra_burst: Option<u64>,
     /// `RATELIMIT_STORAGE_URI` (`memory://` when unset): as configured, password included, in
     /// `Limiter::config`; with the password masked in a manifest, where the CLI takes the real
     /// URI from its own `--storage-uri` or `RATELIMIT_STORAGE_URI`.
@@ -64,6 +67,7 @@ impl Default for ConfigInfo {
         ConfigInfo {
             enabled: true,
             strategy: crate::Strategy::FixedWindow.name().to_owned(),
+            gcra_burst: None,
             storage_uri: "memory://".to_owned(),
             storage_backend: String::new(),
             key_prefix: String::new(),

@@ -18,8 +18,11 @@ pub const APPLICATION: &str = "RATELIMIT_APPLICATION";
 pub const META: &str = "RATELIMIT_META";
 /// The storage URI (`redis://…`).
 pub const STORAGE_URI: &str = "RATELIMIT_STORAGE_URI";
-/// The strategy (`fixed-window`, `moving-window`, `sliding-window-counter`).
+/// The strategy (`fixed-window`, `moving-window`, `sliding-window-counter`, `gcra`).
 pub const STRATEGY: &str = "RATELIMIT_STRATEGY";
+/// GCRA's burst for every limit (a whole number ≥ 1; unset: each limit's amount). Not a
+/// Flask-Limiter setting (it has no GCRA).
+pub const GCRA_BURST: &str = "RATELIMIT_GCRA_BURST";
 /// Sends the rate-limit headers.
 pub const HEADERS_ENABLED: &str = "RATELIMIT_HEADERS_ENABLED";
 /// The key prefix.
@@ -40,13 +43,14 @@ pub const MAX_KEY_LENGTH: &str = "RATELIMIT_MAX_KEY_LENGTH";
 pub const SHADOW_MODE: &str = "RATELIMIT_SHADOW_MODE";
 
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
     META,
     STORAGE_URI,
     STRATEGY,
+    GCRA_BURST,
     HEADERS_ENABLED,
     KEY_PREFIX,
     SWALLOW_ERRORS,

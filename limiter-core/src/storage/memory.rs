@@ -23,6 +23,7 @@ use super::table::{Expiring, Table, SHARD_BITS};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::notation::RateLimit;
 use crate::strategy::fixed_window::Counter;
+use crate::strategy::gcra::{ArrivalTime, Rate};
 use crate::strategy::moving_window::Log;
 use crate::strategy::sliding_window::Buckets;
 use crate::strategy::Strategy;
@@ -90,6 +91,7 @@ impl MemoryStorageBuilder {
             counters: Table::new(),
             sliding: Table::new(),
             windows: Table::new(),
+            arrivals: Table::new(),
         });
         if let Some(interval) = self.sweep_interval {
             spawn_sweeper(Arc::downgrade(&inner), interval);
@@ -130,7 +132,7 @@ impl MemoryStorage {
     /// How many keys hold state (expired ones included until they are swept).
     pub fn len(&self) -> usize {
         let inner = &self.inner;
-        inner.counters.len() + inner.sliding.len() + inner.windows.len()
+        inner.counters.len() + inner.sliding.len() + inner.windows.len() + inner.arrivals.len()
     }
 
     /// Whether no key holds state.
@@ -142,7 +144,10 @@ impl MemoryStorage {
     /// that leaves a table mostly empty.
     pub fn capacity(&self) -> usize {
         let inner = &self.inner;
-        inner.counters.capacity() + inner.sliding.capacity() + inner.windows.capacity()
+        inner.counters.capacity()
+            + inner.sliding.capacity()
+            + inner.windows.capacity()
+            + inner.arrivals.capacity()
     }
 
     /// Removes every expired entry now, one shard at a time; returns how many were removed.
@@ -187,6 +192,11 @@ impl MemoryStorage {
                 .read(key, |buckets| buckets.rolled(now, expiry))
                 .unwrap_or_default()
                 .admits(hit.cost, amount, now, expiry),
+            Strategy::Gcra { burst } => inner
+                .arrivals
+                .read(key, |arrival| *arrival)
+                .unwrap_or_default()
+                .admits(hit.cost, now, Rate::new(amount, expiry, burst)),
         }
     }
 
@@ -218,6 +228,11 @@ impl MemoryStorage {
                 .read(key, |buckets| buckets.rolled(now, expiry))
                 .unwrap_or_default()
                 .stats(amount, now, expiry),
+            Strategy::Gcra { burst } => inner
+                .arrivals
+                .read(key, |arrival| *arrival)
+                .unwrap_or_default()
+                .stats(now, Rate::new(amount, expiry, burst)),
         }
     }
 
@@ -227,11 +242,15 @@ impl MemoryStorage {
         inner.counters.remove(key);
         inner.sliding.remove(key);
         inner.windows.remove(key);
+        inner.arrivals.remove(key);
     }
 
     pub(crate) fn reset(&self) -> u64 {
         let inner = &self.inner;
-        (inner.counters.clear() + inner.sliding.clear() + inner.windows.clear()) as u64
+        (inner.counters.clear()
+            + inner.sliding.clear()
+            + inner.windows.clear()
+            + inner.arrivals.clear()) as u64
     }
 }
 
@@ -241,6 +260,8 @@ struct Inner {
     counters: Table<Counter>,
     sliding: Table<Buckets>,
     windows: Table<Log>,
+    /// GCRA: 8 bytes of state per key, 16 with its key.
+    arrivals: Table<ArrivalTime>,
 }
 
 impl Inner {
@@ -296,6 +317,15 @@ impl Inner {
                     buckets.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
                 })
             }
+            Strategy::Gcra { burst } => self.decide_each(
+                &self.arrivals,
+                hits,
+                stop_at_first_breach,
+                |arrival, hit| {
+                    let rate = Rate::new(hit.limit.amount(), expiry_nanos(hit.limit), burst);
+                    arrival.acquire(hit.cost, now, rate)
+                },
+            ),
         }
     }
 
@@ -323,7 +353,10 @@ impl Inner {
 
     fn sweep(&self) -> usize {
         let now = self.clock.now().as_nanos();
-        self.counters.sweep(now) + self.sliding.sweep(now) + self.windows.sweep(now)
+        self.counters.sweep(now)
+            + self.sliding.sweep(now)
+            + self.windows.sweep(now)
+            + self.arrivals.sweep(now)
     }
 }
 
@@ -357,6 +390,12 @@ impl Expiring for Counter {
 impl Expiring for Log {
     fn expires_at(&self) -> u64 {
         Log::expires_at(self)
+    }
+}
+
+impl Expiring for ArrivalTime {
+    fn expires_at(&self) -> u64 {
+        ArrivalTime::expires_at(self)
     }
 }
 

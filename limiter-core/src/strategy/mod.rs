@@ -1,4 +1,4 @@
-//! The rate-limiting strategies of `limits`: their names, and their window arithmetic.
+//! The rate-limiting strategies of `limits`, and GCRA: their names, and their arithmetic.
 //!
 //! [`Strategy`] names a strategy; the submodules hold its arithmetic as pure functions of a
 //! state, the time, the limit and the cost, with no storage inside (as governor keeps its GCRA
@@ -9,6 +9,7 @@
 //! * `moving_window`: a log of the admitted hits' times.
 //! * `sliding_window`: the current and previous windows' counts, the previous one weighted by
 //!   its overlap; on clock-aligned buckets, or from counters' time-to-live values.
+//! * `gcra`: one theoretical arrival time per key (not in `limits`; governor's algorithm).
 //!
 //! The in-process storage keeps these states in its tables; memcached reads and writes the
 //! sliding window's counts on the server and decides with the same arithmetic; Redis and
@@ -36,6 +37,7 @@
 //!    [`ManualClock`](crate::clock::ManualClock)) and the backends' live tests under `tests/`.
 
 pub(crate) mod fixed_window;
+pub(crate) mod gcra;
 pub(crate) mod moving_window;
 mod outcome;
 pub(crate) mod sliding_window;
@@ -43,12 +45,14 @@ pub(crate) mod sliding_window;
 pub use outcome::{Decision, WindowStats};
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::str::FromStr;
 
 /// How hits are counted against a window.
 ///
-/// The semantics are those of Python's `limits` (what Flask-Limiter uses), so a deployment can
-/// move between the two without clients seeing different decisions.
+/// The window strategies' semantics are those of Python's `limits` (what Flask-Limiter uses), so
+/// a deployment can move between the two without clients seeing different decisions; GCRA is
+/// governor's algorithm, which `limits` does not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Strategy {
@@ -64,22 +68,53 @@ pub enum Strategy {
     /// it still overlaps the sliding window. Nearly as exact as the moving window, as cheap as
     /// the fixed one.
     SlidingWindowCounter,
+    /// GCRA, the generic cell rate algorithm (governor's, redis-cell's; not in `limits`): a
+    /// token bucket kept as one time per key. `10 per second` lets a hit through every 100 ms
+    /// (the emission interval, the period over the amount), with up to `burst` hits at once on
+    /// a bucket left idle. Smooth where the windows are not: no reset edge to wait for.
+    ///
+    /// `burst: None` (what the name `gcra` parses to, [`Strategy::GCRA`]) takes each limit's
+    /// amount as its burst, as governor's `Quota::per_second(10)`: a fresh key gets 10 at once.
+    /// `Some(n)` gives every limit a burst of `n`; `Some(1)` spaces every hit by the interval.
+    ///
+    /// In the rate-limit headers, `remaining` is how many more hits would pass now, and the
+    /// reset is when the bucket is full again, or for a rejected hit when it would pass (see
+    /// the `strategies` chapter of limiter-axum's guide).
+    Gcra {
+        /// How many hits may pass at once; `None`: each limit's amount.
+        burst: Option<NonZeroU64>,
+    },
 }
 
 impl Strategy {
-    /// Every strategy.
-    pub const ALL: [Strategy; 3] = [
+    /// Every strategy (GCRA with its default burst).
+    pub const ALL: [Strategy; 4] = [
         Strategy::FixedWindow,
         Strategy::MovingWindow,
         Strategy::SlidingWindowCounter,
+        Strategy::GCRA,
     ];
 
-    /// The name used in configuration: `fixed-window`, `moving-window`, `sliding-window-counter`.
+    /// GCRA with each limit's amount as its burst: what `gcra` names in configuration.
+    pub const GCRA: Strategy = Strategy::Gcra { burst: None };
+
+    /// The name used in configuration: `fixed-window`, `moving-window`, `sliding-window-counter`,
+    /// `gcra` (whatever its burst).
     pub const fn name(self) -> &'static str {
         match self {
             Strategy::FixedWindow => "fixed-window",
             Strategy::MovingWindow => "moving-window",
             Strategy::SlidingWindowCounter => "sliding-window-counter",
+            Strategy::Gcra { .. } => "gcra",
+        }
+    }
+
+    /// This strategy with `burst` if it is GCRA (`None`: each limit's amount); any other
+    /// strategy unchanged. For a burst read from configuration (`RATELIMIT_GCRA_BURST`).
+    pub const fn with_gcra_burst(self, burst: Option<NonZeroU64>) -> Strategy {
+        match self {
+            Strategy::Gcra { .. } => Strategy::Gcra { burst },
+            other => other,
         }
     }
 
@@ -89,6 +124,7 @@ impl Strategy {
             Strategy::FixedWindow => 0,
             Strategy::MovingWindow => 1,
             Strategy::SlidingWindowCounter => 2,
+            Strategy::Gcra { .. } => 3,
         }
     }
 }
@@ -102,8 +138,8 @@ impl fmt::Display for Strategy {
 /// An unknown strategy name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid rate limiting strategy '{0}': expected fixed-window, moving-window or \
-     sliding-window-counter"
+    "invalid rate limiting strategy '{0}': expected fixed-window, moving-window, \
+     sliding-window-counter or gcra"
 )]
 pub struct UnknownStrategy(pub String);
 
@@ -129,8 +165,16 @@ mod tests {
         }
         assert_eq!(
             "token-bucket".parse::<Strategy>().unwrap_err().to_string(),
-            "invalid rate limiting strategy 'token-bucket': expected fixed-window, moving-window \
-             or sliding-window-counter"
+            "invalid rate limiting strategy 'token-bucket': expected fixed-window, moving-window, \
+             sliding-window-counter or gcra"
+        );
+        // Any burst is still `gcra`.
+        let smooth = Strategy::GCRA.with_gcra_burst(NonZeroU64::new(1));
+        assert_eq!(smooth.name(), "gcra");
+        assert_eq!(smooth.index(), Strategy::GCRA.index());
+        assert_eq!(
+            Strategy::FixedWindow.with_gcra_burst(NonZeroU64::new(1)),
+            Strategy::FixedWindow
         );
     }
 }

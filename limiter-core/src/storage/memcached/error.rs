@@ -25,6 +25,15 @@ pub struct UnexpectedValue {
     pub value: String,
 }
 
+/// A GCRA hit that lost the `cas` race on its key too many times in a row (each loss means
+/// another hit on that key was admitted meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("gave up deciding a GCRA hit on key {key:?}: its cas lost to other writes every time")]
+pub struct CasContention {
+    /// The memcached key.
+    pub key: String,
+}
+
 /// An error from one server, naming it.
 #[derive(Debug, thiserror::Error)]
 #[error("{server}: {error}")]

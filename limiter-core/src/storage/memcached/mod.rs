@@ -71,6 +71,14 @@
 //!   rejected. (Python computes the previous share with `min(0, …)`, which drops the previous
 //!   bucket from this race guard; we use `max(0, …)`.) With cost 1, concurrent hits on one key
 //!   admit exactly the amount.
+//! * **GCRA** (not in `limits`): the arrival time, nanoseconds since the epoch in decimal, under
+//!   `"{key}/gcra"`, read with `gets` and written back with `cas` when a hit is admitted (a
+//!   rejected hit writes nothing), with a TTL of the time until the bucket is full again plus
+//!   a second. A lost `cas` (another hit wrote first) decides the hit again on the new value,
+//!   so concurrent hits admit exactly what GCRA admits; after 64 losses in a row the hit fails
+//!   with [`CasContention`]. A missing key is created first with `add key 0` (never hit), which
+//!   never overwrites a racing creator. Time is this process's clock: keep the clocks of the
+//!   processes that share a key in sync (NTP), as for the other strategies' reset times.
 //! * **Moving window**: not supported (it needs an atomic list operation memcached does not
 //!   have): [`Storage::supports`](super::Storage::supports) says no, so
 //!   [`RateLimiter::new`](crate::RateLimiter::new) fails with
@@ -82,8 +90,8 @@
 //! * `reset()` fails with a [`StorageError::Backend`] whose source is [`ResetUnsupported`]:
 //!   memcached cannot list keys, and `flush_all` would also wipe every other application's data
 //!   on the servers. (Python raises `NotImplementedError`; Flask-Limiter logs a warning.)
-//! * `clear()` deletes the fixed-window counter, its `/expires` companion and the current and
-//!   previous sliding buckets.
+//! * `clear()` deletes the fixed-window counter, its `/expires` companion, the current and
+//!   previous sliding buckets and the GCRA arrival time.
 //! * `check()` asks every server for its version, within the timeout.
 //!
 //! Expiry is memcached's: TTLs are whole seconds on the server's own second-granular clock, so a
@@ -91,6 +99,7 @@
 
 mod error;
 mod fixed_window;
+mod gcra;
 mod keys;
 mod operations;
 mod placement;
@@ -99,7 +108,7 @@ mod server;
 mod sliding_window;
 mod window_ends;
 
-pub use error::{ResetUnsupported, ServerError, UnexpectedValue};
+pub use error::{CasContention, ResetUnsupported, ServerError, UnexpectedValue};
 pub use keys::{memcached_key, MAX_KEY_LENGTH, MAX_RAW_KEY_LENGTH};
 
 use super::backend::Backend;
@@ -128,7 +137,7 @@ pub const DEFAULT_POOL_SIZE: u32 = 16;
 
 /// Rate-limit storage on one or several memcached servers (`memcached://…`).
 ///
-/// Supports the fixed window and the sliding window counter; see the [module
+/// Supports the fixed window, the sliding window counter and GCRA; see the [module
 /// documentation](self) for threads, pools, hashing, keys and the exact algorithms.
 ///
 /// ```no_run

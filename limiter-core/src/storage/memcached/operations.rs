@@ -1,5 +1,5 @@
 //! The storage's shared state and the operations a blocking job runs on it: reads, counted
-//! writes, and each strategy's steps (in `fixed_window.rs` and `sliding_window.rs`).
+//! writes, and each strategy's steps (in `fixed_window.rs`, `sliding_window.rs`, `gcra.rs`).
 
 use super::error::{backend_error, UnexpectedValue};
 use super::keys::OwnedHit;
@@ -91,6 +91,7 @@ impl Inner {
     ) -> Result<Decision, StorageError> {
         match strategy {
             Strategy::SlidingWindowCounter => self.sliding_acquire(hit),
+            Strategy::Gcra { burst } => self.gcra_acquire(hit, burst),
             _ => self.fixed_acquire(hit),
         }
     }
@@ -98,6 +99,7 @@ impl Inner {
     pub(super) fn test(&self, strategy: Strategy, hit: &OwnedHit) -> Result<bool, StorageError> {
         match strategy {
             Strategy::SlidingWindowCounter => self.sliding_test(hit),
+            Strategy::Gcra { burst } => self.gcra_test(hit, burst),
             _ => Ok(self.get_count(&hit.key)?.saturating_add(hit.cost) <= hit.amount),
         }
     }
@@ -109,6 +111,7 @@ impl Inner {
     ) -> Result<WindowStats, StorageError> {
         match strategy {
             Strategy::SlidingWindowCounter => self.sliding_window_stats(hit),
+            Strategy::Gcra { burst } => self.gcra_window_stats(hit, burst),
             _ => self.fixed_window_stats(hit),
         }
     }
@@ -125,7 +128,7 @@ impl Inner {
         for key in &keys {
             self.server_for(key).call(|client| client.delete(key))?;
         }
-        Ok(())
+        self.gcra_clear(hit)
     }
 }
 

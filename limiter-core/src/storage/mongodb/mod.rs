@@ -442,6 +442,7 @@ impl MongoDbStorage {
             Strategy::FixedWindow => self.acquire_fixed(&at).await,
             Strategy::MovingWindow => self.acquire_moving(&at).await,
             Strategy::SlidingWindowCounter => self.acquire_sliding(&at).await,
+            Strategy::Gcra { .. } => Err(unsupported(strategy)),
         }
     }
 
@@ -564,6 +565,11 @@ impl Backend for MongoDbStorage {
         BACKEND
     }
 
+    /// Not GCRA (not written for MongoDB yet): every other strategy.
+    fn supports(&self, strategy: Strategy) -> bool {
+        !matches!(strategy, Strategy::Gcra { .. })
+    }
+
     async fn acquire(
         &self,
         strategy: Strategy,
@@ -612,6 +618,7 @@ impl Backend for MongoDbStorage {
                 let weighted = state.weighted_floor(commands::expiry_millis(expiry));
                 Ok(weighted.saturating_add(hit.cost) <= amount)
             }
+            Strategy::Gcra { .. } => Err(unsupported(strategy)),
         }
     }
 
@@ -646,6 +653,7 @@ impl Backend for MongoDbStorage {
                     .await?
                     .stats(amount, expiry_ms, now.stamp))
             }
+            Strategy::Gcra { .. } => Err(unsupported(strategy)),
         }
     }
 
@@ -698,6 +706,14 @@ impl Backend for MongoDbStorage {
 /// A duplicate key error: the upsert of a moving-window hit collided with the existing document.
 #[derive(Debug)]
 struct DuplicateKey;
+
+/// The error for a strategy this backend does not carry out.
+fn unsupported(strategy: Strategy) -> StorageError {
+    StorageError::UnsupportedStrategy {
+        strategy,
+        backend: BACKEND,
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,10 @@ pub(super) fn decode(
             );
             (stats.remaining, stats.reset_at)
         }
+        Strategy::Gcra { .. } => {
+            // hits that would pass now, nanoseconds until the reset (see gcra.lua)
+            (count(a), now.saturating_add(Duration::from_nanos(count(b))))
+        }
     };
     Decision {
         allowed,
@@ -121,6 +125,15 @@ mod tests {
         assert_eq!(
             decision.reset_at,
             now.saturating_add(Duration::from_secs(10))
+        );
+
+        // 2 more would pass now; full again in 40 s.
+        let gcra = record(true, [2.0, 40e9, 0.0, 0.0]);
+        let decision = decode(Strategy::GCRA, now, &limit, &gcra);
+        assert_eq!(decision.remaining, 2);
+        assert_eq!(
+            decision.reset_at,
+            now.saturating_add(Duration::from_secs(40))
         );
     }
 }

@@ -16,6 +16,7 @@ static MOVING_WINDOW: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("moving_window.lua")));
 static SLIDING_WINDOW: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("sliding_window.lua")));
+static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("gcra.lua")));
 
 /// The script that decides hits under `strategy`.
 pub(super) fn script(strategy: Strategy) -> &'static Script {
@@ -23,6 +24,7 @@ pub(super) fn script(strategy: Strategy) -> &'static Script {
         Strategy::FixedWindow => &FIXED_WINDOW,
         Strategy::MovingWindow => &MOVING_WINDOW,
         Strategy::SlidingWindowCounter => &SLIDING_WINDOW,
+        Strategy::Gcra { .. } => &GCRA,
     }
 }
 
@@ -35,7 +37,7 @@ pub(super) struct ScriptHit {
     pub expiry: u64,
     /// What the hit deducts.
     pub cost: u64,
-    /// Its keys: one (fixed, moving) or two (sliding: previous, current).
+    /// Its keys: one (fixed, moving, GCRA) or two (sliding: previous, current).
     pub keys: Vec<String>,
 }
 
@@ -113,11 +115,12 @@ impl Call<'_> {
         // Only the moving window reads the time (its entries are timestamps). `{}` on an f64
         // writes the shortest string that reads back as the same number, as Python's
         // `repr(time.time())` that redis-py sends; it is not free, so the others get "0".
-        if self.strategy == Strategy::MovingWindow {
-            cmd.arg(format!("{}", self.now));
-        } else {
-            cmd.arg("0");
-        }
+        // GCRA reads the server's clock and takes its burst there instead.
+        match self.strategy {
+            Strategy::MovingWindow => cmd.arg(format!("{}", self.now)),
+            Strategy::Gcra { burst } => cmd.arg(burst.map_or(0, std::num::NonZeroU64::get)),
+            _ => cmd.arg("0"),
+        };
         cmd.arg(if self.peek { "1" } else { "0" });
         let mut hits = self.hits.iter();
         for request in self.requests {
@@ -143,6 +146,7 @@ fn script_source(strategy: Strategy) -> &'static str {
         Strategy::FixedWindow => include_str!("fixed_window.lua"),
         Strategy::MovingWindow => include_str!("moving_window.lua"),
         Strategy::SlidingWindowCounter => include_str!("sliding_window.lua"),
+        Strategy::Gcra { .. } => include_str!("gcra.lua"),
     }
 }
 
@@ -169,7 +173,7 @@ pub(super) type Records = smallvec::SmallVec<[Record; 4]>;
 /// How many numbers follow the admission byte in a record of `strategy`'s script.
 fn numbers_per_record(strategy: Strategy) -> usize {
     match strategy {
-        Strategy::FixedWindow => 2,
+        Strategy::FixedWindow | Strategy::Gcra { .. } => 2,
         Strategy::MovingWindow | Strategy::SlidingWindowCounter => 4,
     }
 }

@@ -103,7 +103,8 @@ impl RedisStorage {
 
     /// The Redis keys of `limit` for `identifiers` under `strategy`, exactly as `limits` names
     /// them: `[LIMITS:LIMITER/…]`, or for the sliding window counter
-    /// `[LIMITS:{LIMITER/…}/-1, LIMITS:{LIMITER/…}]` (previous, current).
+    /// `[LIMITS:{LIMITER/…}/-1, LIMITS:{LIMITER/…}]` (previous, current); GCRA, which `limits`
+    /// does not have, `[LIMITS:{LIMITER/…}/gcra]`.
     ///
     /// ```
     /// # #[cfg(feature = "redis")] {
@@ -136,6 +137,13 @@ impl RedisStorage {
                 key.push('}');
                 let previous = format!("{key}/-1");
                 vec![previous, key]
+            }
+            // Not a `limits` key (it has no GCRA); in the sliding pair's slot, for `clear`.
+            Strategy::Gcra { .. } => {
+                key.push('{');
+                limit.write_key(identifiers, &mut key);
+                key.push_str("}/gcra");
+                vec![key]
             }
         }
     }
@@ -276,17 +284,18 @@ impl Backend for RedisStorage {
         let prefix = &self.inner.key_prefix;
         let plain = Self::keys_for(prefix, Strategy::FixedWindow, limit, identifiers);
         let sliding = Self::keys_for(prefix, Strategy::SlidingWindowCounter, limit, identifiers);
+        let gcra = Self::keys_for(prefix, Strategy::GCRA, limit, identifiers);
         self.bounded(async {
             if self.inner.connection.is_cluster() {
-                // Two slots: the plain key, and the hash-tagged pair.
+                // Two slots: the plain key, and the hash-tagged ones.
                 let mut first = redis::cmd("DEL");
                 first.arg(&plain);
                 let mut second = redis::cmd("DEL");
-                second.arg(&sliding);
+                second.arg(&sliding).arg(&gcra);
                 futures_util::future::try_join(self.query(&first), self.query(&second)).await?;
             } else {
                 let mut del = redis::cmd("DEL");
-                del.arg(&plain).arg(&sliding);
+                del.arg(&plain).arg(&sliding).arg(&gcra);
                 self.query(&del).await?;
             }
             Ok(())
@@ -329,8 +338,11 @@ mod tests {
             sliding,
             ["P:{LIMITER/a/2/1/minute}/-1", "P:{LIMITER/a/2/1/minute}"]
         );
-        // One cluster slot for both sliding keys.
+        // One cluster slot for both sliding keys, and the GCRA key (cleared with them).
         use redis::cluster_routing::Slot;
         assert_eq!(Slot::for_key(&sliding[0]), Slot::for_key(&sliding[1]));
+        let gcra = RedisStorage::keys_for("P", Strategy::GCRA, &limit, &["a"]);
+        assert_eq!(gcra, ["P:{LIMITER/a/2/1/minute}/gcra"]);
+        assert_eq!(Slot::for_key(&gcra[0]), Slot::for_key(&sliding[1]));
     }
 }

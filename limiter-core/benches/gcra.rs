@@ -1,0 +1,154 @@
+//! GCRA on the memory storage against governor's keyed GCRA (`check_key`), in the same run:
+//! the same quota on both sides (`1000000000 per 1 hour`, a burst of the amount, never reached,
+//! so both measure their admitting path), 1 key and 100,000 keys visited in a scrambled order,
+//! one thread. Then the same two at 100,000 keys measured in alternating rounds (ours,
+//! governor, ours, …), so that both see the same machine load, reported as the median of the
+//! per-round ratios: the figure to trust on a shared machine.
+//!
+//! ```sh
+//! cargo bench -p limiter-core --bench gcra
+//! ```
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use limiter_core::{MemoryStorage, RateLimit, RateLimiter, Strategy};
+use std::future::Future;
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+const KEY_COUNTS: [usize; 2] = [1, 100_000];
+/// Hits per timed round of the paired measurement: every key ten times.
+const PAIRED_OPS: usize = 1_000_000;
+const PAIRED_ROUNDS: usize = 15;
+
+/// Polls a future that is ready at once (the memory storage never waits), without a runtime.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut context = Context::from_waker(Waker::noop());
+    match pin!(future).poll(&mut context) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("the memory storage never waits"),
+    }
+}
+
+fn client_keys(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|index| format!("10.{}.{}.{}", index >> 16, (index >> 8) & 255, index & 255))
+        .collect()
+}
+
+/// A fixed scramble of the iteration number, so that consecutive hits go to unrelated keys.
+fn key_index(iteration: u64, key_count: usize) -> usize {
+    (iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) as usize % key_count
+}
+
+fn limit() -> RateLimit {
+    "1000000000 per 1 hour".parse().unwrap()
+}
+
+fn governor() -> DefaultKeyedRateLimiter<String> {
+    governor::RateLimiter::keyed(Quota::per_hour(NonZeroU32::new(1_000_000_000).unwrap()))
+}
+
+fn bench_gcra(criterion: &mut Criterion) {
+    let limit = limit();
+    let mut group = criterion.benchmark_group("gcra-vs-governor/1-thread");
+    group.throughput(Throughput::Elements(1));
+    for key_count in KEY_COUNTS {
+        let keys = client_keys(key_count);
+        let ours = RateLimiter::new(Strategy::GCRA, MemoryStorage::new()).unwrap();
+        let id = BenchmarkId::new("limiter-gcra-hit", format!("{key_count}-keys"));
+        group.bench_function(id, |bencher| {
+            let mut iteration = 0u64;
+            bencher.iter(|| {
+                iteration += 1;
+                let key = &keys[key_index(iteration, key_count)];
+                black_box(ready(ours.hit(&limit, &[key, "route"], 1)).unwrap())
+            })
+        });
+        let theirs = governor();
+        let id = BenchmarkId::new("governor-check_key", format!("{key_count}-keys"));
+        group.bench_function(id, |bencher| {
+            let mut iteration = 0u64;
+            bencher.iter(|| {
+                iteration += 1;
+                let key = &keys[key_index(iteration, key_count)];
+                black_box(theirs.check_key(key).is_ok())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Ours (GCRA, and the fixed window as a control) and governor in alternating rounds, at 1 and
+/// at 100,000 keys; prints the medians and the median per-round ratio GCRA / governor.
+fn paired() {
+    for key_count in KEY_COUNTS {
+        let keys = client_keys(key_count);
+        let order: Vec<usize> = (0..PAIRED_OPS as u64)
+            .map(|iteration| key_index(iteration, key_count))
+            .collect();
+        let limit = limit();
+        let gcra = RateLimiter::new(Strategy::GCRA, MemoryStorage::new()).unwrap();
+        let fixed = RateLimiter::new(Strategy::FixedWindow, MemoryStorage::new()).unwrap();
+        let theirs = governor();
+        for key in &keys {
+            ready(gcra.hit(&limit, &[key, "route"], 1)).unwrap();
+            ready(fixed.hit(&limit, &[key, "route"], 1)).unwrap();
+            let _ = theirs.check_key(key);
+        }
+        let ns_per_hit = |run: &dyn Fn(&String)| {
+            let start = Instant::now();
+            for &index in &order {
+                run(&keys[index]);
+            }
+            start.elapsed().as_nanos() as f64 / PAIRED_OPS as f64
+        };
+        let (mut gcra_ns, mut fixed_ns, mut theirs_ns, mut ratios) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..PAIRED_ROUNDS {
+            let ours = ns_per_hit(&|key| {
+                black_box(ready(gcra.hit(&limit, &[key.as_str(), "route"], 1)).unwrap());
+            });
+            let control = ns_per_hit(&|key| {
+                black_box(ready(fixed.hit(&limit, &[key.as_str(), "route"], 1)).unwrap());
+            });
+            let governor = ns_per_hit(&|key| {
+                black_box(theirs.check_key(key).is_ok());
+            });
+            gcra_ns.push(ours);
+            fixed_ns.push(control);
+            theirs_ns.push(governor);
+            ratios.push(ours / governor);
+        }
+        let (min, max) = ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+        println!(
+            "paired, {key_count} keys, 1 thread, {PAIRED_ROUNDS} rounds of {PAIRED_OPS} hits: \
+             limiter GCRA hit {:.1} ns, fixed window {:.1} ns, governor check_key {:.1} ns \
+             (medians); ratio GCRA/governor {:.2} [{min:.2}..{max:.2}]",
+            median(&mut gcra_ns),
+            median(&mut fixed_ns),
+            median(&mut theirs_ns),
+            median(&mut ratios),
+        );
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_gcra(&mut criterion);
+    criterion.final_summary();
+    // `cargo test --benches` runs this binary too: only measure when benchmarking.
+    if std::env::args().any(|arg| arg == "--bench") {
+        paired();
+    }
+}

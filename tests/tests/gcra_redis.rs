@@ -1,0 +1,6 @@
+//! The GCRA app tests of `gcra.rs`, with the limiter on a real Redis instead of the memory
+//! storage (each test under a Redis key prefix of its own). Needs `LIMITER_TEST_REDIS_URL`, like
+//! the other Redis tests.
+
+#[path = "gcra.rs"]
+mod gcra;
