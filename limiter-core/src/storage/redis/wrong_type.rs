@@ -21,7 +21,7 @@ pub(super) fn is_wrong_type(error: &StorageError) -> bool {
 fn key_type(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::MovingWindow => "list",
-        Strategy::FixedWindow | Strategy::SlidingWindowCounter => "string",
+        Strategy::FixedWindow | Strategy::SlidingWindowCounter | Strategy::Gcra { .. } => "string",
     }
 }
 
