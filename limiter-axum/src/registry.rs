@@ -124,6 +124,7 @@ pub(crate) fn config_info(core: &Core) -> ConfigInfo {
     }
     .to_owned();
     config.fail_on_first_breach = core.fail_on_first_breach;
+    config.shadow_mode = core.shadow_mode;
     config.failure_mode = match (&core.fallback, core.failure_mode) {
         (Some(_), _) => "in-memory-fallback".to_owned(),
         (None, FailureMode::FailOpen) => "fail-open".to_owned(),

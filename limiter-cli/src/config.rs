@@ -94,6 +94,11 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
             config.fail_on_first_breach.to_string(),
         ),
         row(
+            "Shadow mode",
+            env::SHADOW_MODE,
+            config.shadow_mode.to_string(),
+        ),
+        row(
             "Headers enabled",
             env::HEADERS_ENABLED,
             config.headers_enabled.to_string(),

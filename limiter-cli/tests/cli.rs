@@ -452,6 +452,7 @@ Fallback limits                                             (none)
 Swallow errors        RATELIMIT_SWALLOW_ERRORS              false
 On storage error                                            fail-closed
 Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH        true
+Shadow mode           RATELIMIT_SHADOW_MODE                 false
 Headers enabled       RATELIMIT_HEADERS_ENABLED             false
 Limit header                                                X-RateLimit-Limit
 Remaining header                                            X-RateLimit-Remaining

@@ -195,6 +195,7 @@ Fallback limits                                             (none)
 Swallow errors        RATELIMIT_SWALLOW_ERRORS              false
 On storage error                                            fail-closed (500)
 Fail on first breach  RATELIMIT_FAIL_ON_FIRST_BREACH        true
+Shadow mode           RATELIMIT_SHADOW_MODE                 false
 Headers enabled       RATELIMIT_HEADERS_ENABLED             true
 Limit header                                                x-ratelimit-limit
 Remaining header                                            x-ratelimit-remaining

@@ -44,6 +44,9 @@ pub struct ConfigInfo {
     pub retry_after: String,
     /// `RATELIMIT_FAIL_ON_FIRST_BREACH`.
     pub fail_on_first_breach: bool,
+    /// `RATELIMIT_SHADOW_MODE`: every limit counted and logged, none refusing.
+    #[cfg_attr(feature = "manifest", serde(default))]
+    pub shadow_mode: bool,
     /// What a request gets when the storage fails: `in-memory-fallback` (the fallback is
     /// enabled), `fail-open`, or `fail-closed`, usually with the status (`fail-closed (503)`).
     #[cfg_attr(feature = "manifest", serde(rename = "on_storage_error"))]
@@ -77,6 +80,7 @@ impl Default for ConfigInfo {
             header_names: HeaderNames::default(),
             retry_after: "delta-seconds".to_owned(),
             fail_on_first_breach: true,
+            shadow_mode: false,
             failure_mode: "fail-closed".to_owned(),
             default_limits: Vec::new(),
             application_limits: Vec::new(),
