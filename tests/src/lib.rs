@@ -155,6 +155,14 @@ pub fn cargo_binary(binary: &str) -> std::path::PathBuf {
 
 pub mod suite;
 
+/// The strategies Python's `limits` (and so Flask-Limiter) has: every one but GCRA. For the
+/// tests that compare with the Python packages.
+pub const PYTHON_STRATEGIES: [limiter_core::Strategy; 3] = [
+    limiter_core::Strategy::FixedWindow,
+    limiter_core::Strategy::MovingWindow,
+    limiter_core::Strategy::SlidingWindowCounter,
+];
+
 /// The value of the environment variable `name`, which names a test server.
 ///
 /// Returns `None` after printing `SKIPPED: …` when it is unset, so the caller returns early.
