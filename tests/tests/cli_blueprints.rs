@@ -184,6 +184,7 @@ Enabled               RATELIMIT_ENABLED                     true
 Key function                                                get_remote_address
 Key prefix            RATELIMIT_KEY_PREFIX                  ''
 Strategy              RATELIMIT_STRATEGY                    fixed-window
+GCRA burst            RATELIMIT_GCRA_BURST                  (each limit's amount)
 Storage URI           RATELIMIT_STORAGE_URI                 memory://
 Storage status                                              OK
 Default limits        RATELIMIT_DEFAULT                     200 per 1 day, 50 per 1 hour
