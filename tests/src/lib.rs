@@ -157,6 +157,13 @@ pub mod suite;
 
 mod private_redis;
 pub use private_redis::{free_port, PrivateRedis};
+/// The strategies Python's `limits` (and so Flask-Limiter) has: every one but GCRA. For the
+/// tests that compare with the Python packages.
+pub const PYTHON_STRATEGIES: [limiter_core::Strategy; 3] = [
+    limiter_core::Strategy::FixedWindow,
+    limiter_core::Strategy::MovingWindow,
+    limiter_core::Strategy::SlidingWindowCounter,
+];
 
 /// The value of the environment variable `name`, which names a test server.
 ///

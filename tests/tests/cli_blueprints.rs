@@ -185,6 +185,7 @@ Key function                                                get_remote_address
 Key prefix            RATELIMIT_KEY_PREFIX                  ''
 Max key length        RATELIMIT_MAX_KEY_LENGTH              256
 Strategy              RATELIMIT_STRATEGY                    fixed-window
+GCRA burst            RATELIMIT_GCRA_BURST                  (each limit's amount)
 Storage URI           RATELIMIT_STORAGE_URI                 memory://
 Storage status                                              OK
 Default limits        RATELIMIT_DEFAULT                     200 per 1 day, 50 per 1 hour

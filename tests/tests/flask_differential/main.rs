@@ -72,7 +72,7 @@ pub const DIFFERENCE_1_OPEN: bool = false;
 
 /// `script` on each strategy.
 fn on_every_strategy(script: Script) -> Vec<Script> {
-    Strategy::ALL
+    limiter_tests::PYTHON_STRATEGIES
         .into_iter()
         .map(|strategy| script.clone().on(strategy))
         .collect()
