@@ -100,8 +100,8 @@ pub struct SourceArgs {
     /// A saved manifest (JSON) instead of running the app; `-` reads it from stdin.
     #[arg(long, value_name = "FILE", conflicts_with = "app", global = true)]
     pub manifest: Option<PathBuf>,
-    /// The storage URI to read and clear counters on, in place of the manifest's (whose
-    /// password the app masks): the URI the app gets, with its password.
+    /// The storage URI with its password, used in place of the manifest's when the app masked
+    /// the password there (the URI the app gets).
     #[arg(
         long,
         env = "RATELIMIT_STORAGE_URI",

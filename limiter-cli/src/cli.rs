@@ -18,10 +18,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         (None, None) => return Err(CliError::NoApp),
     };
     let mut manifest = app::load(&source).await?;
-    // The app masks its password in the manifest; the real URI comes from our own flag or
-    // environment.
+    // The app masks its storage password in the manifest: then, and only then, the real URI
+    // comes from our own flag or environment (an app may set its URI in code, ignoring both).
     if let Some(uri) = cli.source.storage_uri {
-        manifest.config.storage_uri = uri;
+        if limiter_core::uri::is_masked(&manifest.config.storage_uri) {
+            manifest.config.storage_uri = uri;
+        }
     }
     match cli.command {
         Command::Limits(args) => limits::run(&manifest, &args).await,
