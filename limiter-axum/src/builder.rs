@@ -10,7 +10,8 @@ use crate::fault::FaultSwitch;
 use crate::key::KeyFunc;
 use crate::limiter::Limiter;
 use crate::options::{FailureMode, HeaderNames, RetryAfter};
-use crate::{Request, RequestLimit, Response};
+use crate::registration::UnroutedHandlers;
+use crate::{Request, RequestHead, RequestLimit, Response};
 use limiter_core::clock::SystemClock;
 use limiter_core::model::env;
 use limiter_core::{MemoryStorage, RateLimiter, Storage, Strategy};
@@ -64,6 +65,7 @@ pub struct LimiterBuilder {
     on_meta_breach: Option<OnBreach>,
     request_filters: Vec<RequestFilter>,
     failure_mode: FailureMode,
+    unrouted_handlers: UnroutedHandlers,
     in_memory_fallback_enabled: bool,
     in_memory_fallback: Vec<Limit>,
     #[cfg(feature = "fault-injection")]
@@ -104,6 +106,7 @@ impl Limiter {
             on_meta_breach: None,
             request_filters: Vec::new(),
             failure_mode: FailureMode::default(),
+            unrouted_handlers: UnroutedHandlers::default(),
             in_memory_fallback_enabled: false,
             in_memory_fallback: Vec::new(),
             #[cfg(feature = "fault-injection")]
@@ -276,6 +279,17 @@ impl LimiterBuilder {
     where
         F: Fn(&RequestLimit) -> Option<Response> + Send + Sync + 'static,
     {
+        self.on_breach = Some(Arc::new(move |limit, _| callback(limit)));
+        self
+    }
+
+    /// As [`on_breach`](Self::on_breach), with the request (its method, URI, headers and
+    /// extensions: a request id, content negotiation) given to the callback too. The body is not
+    /// read: the check runs before the handler's extractors.
+    pub fn on_breach_with_request<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&RequestLimit, &RequestHead<'_>) -> Option<Response> + Send + Sync + 'static,
+    {
         self.on_breach = Some(Arc::new(callback));
         self
     }
@@ -284,6 +298,15 @@ impl LimiterBuilder {
     pub fn on_meta_breach<F>(mut self, callback: F) -> Self
     where
         F: Fn(&RequestLimit) -> Option<Response> + Send + Sync + 'static,
+    {
+        self.on_meta_breach = Some(Arc::new(move |limit, _| callback(limit)));
+        self
+    }
+
+    /// As [`on_meta_breach`](Self::on_meta_breach), with the request given to the callback too.
+    pub fn on_meta_breach_with_request<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&RequestLimit, &RequestHead<'_>) -> Option<Response> + Send + Sync + 'static,
     {
         self.on_meta_breach = Some(Arc::new(callback));
         self
@@ -302,6 +325,14 @@ impl LimiterBuilder {
     /// What to do when the storage fails and no in-memory fallback applies.
     pub fn failure_mode(mut self, mode: FailureMode) -> Self {
         self.failure_mode = mode;
+        self
+    }
+
+    /// What [`Router::with_limiter`](crate::Router::with_limiter) and
+    /// [`LayerBuilder::build`](crate::LayerBuilder::build) do about handlers that declare
+    /// attributes but were never routed through the limiter (by default, fail naming them).
+    pub fn unrouted_handlers(mut self, policy: UnroutedHandlers) -> Self {
+        self.unrouted_handlers = policy;
         self
     }
 
@@ -539,6 +570,7 @@ impl LimiterBuilder {
             on_meta_breach: self.on_meta_breach,
             request_filters: self.request_filters,
             failure_mode: self.failure_mode,
+            unrouted_handlers: self.unrouted_handlers,
             dynamic_cache: Default::default(),
             #[cfg(feature = "fault-injection")]
             fault: self.fault,

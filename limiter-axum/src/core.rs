@@ -41,6 +41,8 @@ pub(crate) struct Core {
     pub(crate) on_meta_breach: Option<OnBreach>,
     pub(crate) request_filters: Vec<RequestFilter>,
     pub(crate) failure_mode: FailureMode,
+    /// What building a router or layer does about handlers whose attributes were never routed.
+    pub(crate) unrouted_handlers: crate::registration::UnroutedHandlers,
     /// Dynamic limit strings already parsed, by string.
     pub(crate) dynamic_cache: RwLock<HashMap<Box<str>, Arc<[RateLimit]>>>,
     #[cfg(feature = "fault-injection")]

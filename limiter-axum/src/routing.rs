@@ -79,7 +79,8 @@ impl<S> std::fmt::Debug for MethodRouter<S> {
     }
 }
 
-fn filter_methods(filter: MethodFilter) -> Vec<Method> {
+/// The methods `filter` routes (with `HEAD` when it routes `GET`, as axum does).
+pub(crate) fn filter_methods(filter: MethodFilter) -> Vec<Method> {
     let all = [
         (MethodFilter::GET, Method::GET),
         (MethodFilter::HEAD, Method::HEAD),
@@ -152,6 +153,13 @@ where
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
+    MethodRouter {
+        handlers: vec![entry(None, handler, every_method())],
+    }
+}
+
+/// Every method axum routes (what [`any`] covers).
+pub(crate) fn every_method() -> Vec<Method> {
     let all = MethodFilter::GET
         .or(MethodFilter::HEAD)
         .or(MethodFilter::POST)
@@ -161,9 +169,7 @@ where
         .or(MethodFilter::OPTIONS)
         .or(MethodFilter::TRACE)
         .or(MethodFilter::CONNECT);
-    MethodRouter {
-        handlers: vec![entry(None, handler, filter_methods(all))],
-    }
+    filter_methods(all)
 }
 
 macro_rules! top_level {
@@ -601,6 +607,7 @@ where
         for route in &automatic {
             resolve(limiter, route)?;
         }
+        crate::registration::check_routed(limiter)?;
         limiter.routes.lock().extend(infos);
         crate::inspect::exit_if_inspecting(limiter);
         Ok(inner)

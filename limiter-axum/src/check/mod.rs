@@ -63,4 +63,6 @@ mod route;
 
 pub(crate) use entry::{Entry, EntryKind};
 pub(crate) use handler::LimitedHandler;
+pub(crate) use handler::{check_later, check_now, Immediate};
+pub(crate) use headers::{write_headers, HeaderInfo};
 pub(crate) use route::{HandlerCell, ResolvedRoute};
