@@ -1,37 +1,8 @@
 //! The limiter as a [`tower::Layer`], for an existing `axum::Router` or any service over
 //! `http::Request` (tonic included), without rewriting its routes.
 //!
-//! [`Limiter::layer`] starts a [`LayerBuilder`]: the limiter's application, default and meta
-//! limits apply to every route, and limits of a route's own are declared by path (and method)
-//! with [`LayerBuilder::limit`] & co. [`LayerBuilder::build`] resolves them once, lists them in
-//! the registry ([`Limiter::routes`], `limiter limits`) and gives the [`LimiterLayer`].
-//!
-//! ```
-//! use axum::routing::get;
-//! use limiter_axum::{get_remote_address, Limiter};
-//!
-//! async fn slow() -> &'static str { "24" }
-//! async fn fast() -> &'static str { "42" }
-//!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let limiter = Limiter::new(get_remote_address)
-//!     .default_limits(["2 per minute"])
-//!     .build()
-//!     .await?;
-//! let app: axum::Router = axum::Router::new()
-//!     .route("/slow", get(slow))
-//!     .route("/fast", get(fast))
-//!     .route_layer(limiter.layer().limit("/slow", "1 per day").build()?);
-//! assert_eq!(limiter.routes()[1].path, "/slow");
-//! # Ok::<(), limiter_axum::BuildError>(())
-//! # }).unwrap();
-//! ```
-//!
-//! With axum, give the layer to [`route_layer`](axum::Router::route_layer): it wraps each route,
-//! knows it by its pattern (`/users/{id}`, from axum's `MatchedPath`), and, like Flask-Limiter,
-//! never limits requests that match no route. Given to [`layer`](axum::Router::layer), it wraps
-//! the fallback too, where it knows a request by its path (the defaults apply to 404s). Given to
-//! a tonic server, it knows each call by its RPC's path (`/package.Service/Method`).
+//! See [`Limiter::layer`]; `docs/migration.md` at the root of the repository walks an existing
+//! app through adopting it.
 
 mod grpc;
 mod service;
@@ -50,7 +21,42 @@ use std::sync::Arc;
 use table::{Declaration, RouteTable};
 
 impl Limiter {
-    /// Starts the limiter's [`tower::Layer`]: see [`LayerBuilder`].
+    /// The limiter as a [`tower::Layer`] for an existing `axum::Router` or any service over
+    /// `http::Request` (tonic included), without rewriting its routes.
+    ///
+    /// It starts a [`LayerBuilder`]: the limiter's application, default and meta
+    /// limits apply to every route, and limits of a route's own are declared by path (and method)
+    /// with [`LayerBuilder::limit`] & co. [`LayerBuilder::build`] resolves them once, lists them
+    /// in the registry ([`Limiter::routes`], `limiter limits`) and gives the [`LimiterLayer`].
+    ///
+    /// ```
+    /// use axum::routing::get;
+    /// use limiter_axum::{get_remote_address, Limiter};
+    ///
+    /// async fn slow() -> &'static str { "24" }
+    /// async fn fast() -> &'static str { "42" }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let limiter = Limiter::new(get_remote_address)
+    ///     .default_limits(["2 per minute"])
+    ///     .build()
+    ///     .await?;
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/slow", get(slow))
+    ///     .route("/fast", get(fast))
+    ///     .route_layer(limiter.layer().limit("/slow", "1 per day").build()?);
+    /// assert_eq!(limiter.routes()[1].path, "/slow");
+    /// # Ok::<(), limiter_axum::BuildError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// With axum, give the layer to [`route_layer`](axum::Router::route_layer): it wraps each
+    /// route, knows it by its pattern (`/users/{id}`, from axum's `MatchedPath`), and, like
+    /// Flask-Limiter, never limits requests that match no route. Given to
+    /// [`layer`](axum::Router::layer), it wraps the fallback too, where it knows a request by its
+    /// path (the defaults apply to 404s). Given to a tonic server, it knows each call by its
+    /// RPC's path (`/package.Service/Method`) and answers a rejected call with the gRPC status
+    /// `RESOURCE_EXHAUSTED`.
     pub fn layer(&self) -> LayerBuilder {
         LayerBuilder {
             limiter: self.clone(),
