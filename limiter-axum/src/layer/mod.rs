@@ -163,6 +163,17 @@ impl LayerBuilder {
     }
 }
 
+impl LimiterLayer {
+    /// The layer of `limiter` with no route of its own (the defaults everywhere), not listed in
+    /// the registry: what limits a plain router nested in a [`Router`](crate::Router).
+    pub(crate) fn defaults(limiter: &Limiter) -> Result<Self, BuildError> {
+        let (table, _) = RouteTable::new(limiter, Vec::new())?;
+        Ok(LimiterLayer {
+            table: Arc::new(table),
+        })
+    }
+}
+
 /// The limiter as a [`tower::Layer`]: made by [`Limiter::layer`], given to axum's
 /// `route_layer`/`layer` or a tonic server's `layer`. Cloning is cheap.
 ///
