@@ -10,7 +10,8 @@ use crate::fault::FaultSwitch;
 use crate::key::KeyFunc;
 use crate::limiter::Limiter;
 use crate::options::{FailureMode, HeaderNames, RetryAfter};
-use crate::{Request, RequestLimit, Response};
+use crate::registration::UnroutedHandlers;
+use crate::{Request, RequestHead, RequestLimit, Response};
 use axum::http::HeaderName;
 use limiter_core::clock::SystemClock;
 use limiter_core::model::env;
@@ -71,6 +72,7 @@ pub struct LimiterBuilder {
     on_meta_breach: Option<OnBreach>,
     request_filters: Vec<RequestFilter>,
     failure_mode: FailureMode,
+    unrouted_handlers: UnroutedHandlers,
     in_memory_fallback_enabled: bool,
     in_memory_fallback: Vec<Limit>,
     storage_failures_to_open: u32,
@@ -118,6 +120,7 @@ impl Limiter {
             on_meta_breach: None,
             request_filters: Vec::new(),
             failure_mode: FailureMode::default(),
+            unrouted_handlers: UnroutedHandlers::default(),
             in_memory_fallback_enabled: false,
             in_memory_fallback: Vec::new(),
             storage_failures_to_open: DEFAULT_FAILURES_TO_OPEN,
@@ -341,6 +344,17 @@ impl LimiterBuilder {
     where
         F: Fn(&RequestLimit) -> Option<Response> + Send + Sync + 'static,
     {
+        self.on_breach = Some(Arc::new(move |limit, _| callback(limit)));
+        self
+    }
+
+    /// As [`on_breach`](Self::on_breach), with the request (its method, URI, headers and
+    /// extensions: a request id, content negotiation) given to the callback too. The body is not
+    /// read: the check runs before the handler's extractors.
+    pub fn on_breach_with_request<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&RequestLimit, &RequestHead<'_>) -> Option<Response> + Send + Sync + 'static,
+    {
         self.on_breach = Some(Arc::new(callback));
         self
     }
@@ -349,6 +363,15 @@ impl LimiterBuilder {
     pub fn on_meta_breach<F>(mut self, callback: F) -> Self
     where
         F: Fn(&RequestLimit) -> Option<Response> + Send + Sync + 'static,
+    {
+        self.on_meta_breach = Some(Arc::new(move |limit, _| callback(limit)));
+        self
+    }
+
+    /// As [`on_meta_breach`](Self::on_meta_breach), with the request given to the callback too.
+    pub fn on_meta_breach_with_request<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&RequestLimit, &RequestHead<'_>) -> Option<Response> + Send + Sync + 'static,
     {
         self.on_meta_breach = Some(Arc::new(callback));
         self
@@ -367,6 +390,14 @@ impl LimiterBuilder {
     /// What to do when the storage fails and no in-memory fallback applies.
     pub fn failure_mode(mut self, mode: FailureMode) -> Self {
         self.failure_mode = mode;
+        self
+    }
+
+    /// What [`Router::with_limiter`](crate::Router::with_limiter) and
+    /// [`LayerBuilder::build`](crate::LayerBuilder::build) do about handlers that declare
+    /// attributes but were never routed through the limiter (by default, fail naming them).
+    pub fn unrouted_handlers(mut self, policy: UnroutedHandlers) -> Self {
+        self.unrouted_handlers = policy;
         self
     }
 
@@ -692,6 +723,7 @@ impl LimiterBuilder {
             shadow_mode: self.shadow_mode,
             shadow_headers: self.shadow_headers,
             response_cost_header: self.response_cost_header,
+            unrouted_handlers: self.unrouted_handlers,
             dynamic_cache: Default::default(),
             #[cfg(feature = "fault-injection")]
             fault: self.fault,

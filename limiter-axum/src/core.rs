@@ -53,6 +53,8 @@ pub(crate) struct Core {
     /// The response header a handler may set the cost of `cost_from_response` limits in
     /// (removed before the response leaves).
     pub(crate) response_cost_header: Option<HeaderName>,
+    /// What building a router or layer does about handlers whose attributes were never routed.
+    pub(crate) unrouted_handlers: crate::registration::UnroutedHandlers,
     /// Dynamic limit strings already parsed, by string.
     pub(crate) dynamic_cache: RwLock<HashMap<Box<str>, Arc<[RateLimit]>>>,
     #[cfg(feature = "fault-injection")]

@@ -2,7 +2,7 @@
 //! default/application limits are made of. Attributes and code share this one representation.
 
 use crate::key::KeyFunc;
-use crate::{Request, RequestLimit, Response};
+use crate::{Request, RequestHead, RequestLimit, Response};
 use axum::http::Method;
 use limiter_core::{parse_many, ParseError, RateLimit};
 use std::borrow::Cow;
@@ -40,7 +40,8 @@ impl fmt::Debug for Cost {
 
 pub(crate) type ExemptWhen = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
 pub(crate) type DeductWhen = Arc<dyn Fn(&Response) -> bool + Send + Sync>;
-pub(crate) type OnBreach = Arc<dyn Fn(&RequestLimit) -> Option<Response> + Send + Sync>;
+pub(crate) type OnBreach =
+    Arc<dyn Fn(&RequestLimit, &RequestHead<'_>) -> Option<Response> + Send + Sync>;
 pub(crate) type CostFnDyn = Arc<dyn Fn(&Request) -> u64 + Send + Sync>;
 pub(crate) type DynamicFn = Arc<dyn Fn(&Request) -> Cow<'static, str> + Send + Sync>;
 
@@ -246,6 +247,30 @@ impl Limit {
     where
         F: Fn(&RequestLimit) -> Option<Response> + Send + Sync + 'static,
     {
+        self.on_breach = Some(Arc::new(move |limit, _| callback(limit)));
+        self
+    }
+
+    /// As [`on_breach`](Self::on_breach), with the request (its method, URI, headers and
+    /// extensions) given to the callback too: to answer in the format the client accepts, or
+    /// with its request id.
+    ///
+    /// ```
+    /// use axum::http::{header::ACCEPT, StatusCode};
+    /// use axum::response::IntoResponse;
+    /// use limiter_axum::Limit;
+    /// let limit = Limit::new("1 per minute").on_breach_with_request(|limit, request| {
+    ///     let json = request.headers.get(ACCEPT).is_some_and(|a| a == "application/json");
+    ///     json.then(|| {
+    ///         let body = format!("{{\"error\":\"{}\"}}", limit.limit);
+    ///         (StatusCode::TOO_MANY_REQUESTS, body).into_response()
+    ///     })
+    /// });
+    /// ```
+    pub fn on_breach_with_request<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&RequestLimit, &RequestHead<'_>) -> Option<Response> + Send + Sync + 'static,
+    {
         self.on_breach = Some(Arc::new(callback));
         self
     }
@@ -363,7 +388,7 @@ impl StaticLimit {
             limit.deduct_when = Some(Arc::new(f));
         }
         if let Some(f) = self.on_breach {
-            limit.on_breach = Some(Arc::new(f));
+            limit.on_breach = Some(Arc::new(move |limit, _| f(limit)));
         }
         if let Some(f) = self.key_func {
             limit.key_func = Some(Arc::new(f));

@@ -36,4 +36,18 @@ pub enum BuildError {
         /// What is wrong with it.
         message: String,
     },
+    /// Handlers declare `#[limit]`, `#[shared_limit]` or `#[exempt]` but none was routed
+    /// through the limiter, so their attributes would do nothing.
+    #[error(
+        "{} declare rate limits (#[limit], #[shared_limit] or #[exempt]) but never went through the limiter: {}. \
+         Route them with limiter_axum::routing::get & co. (not axum::routing) in a limiter_axum::Router, \
+         or declare their limits on the layer (Limiter::layer().limit(path, …)); \
+         to allow this, build the limiter with .unrouted_handlers(UnroutedHandlers::Allow)",
+        if .handlers.len() == 1 { "a handler" } else { "handlers" },
+        .handlers.join(", ")
+    )]
+    UnroutedHandlers {
+        /// Each handler, as `module::name (line N)`.
+        handlers: Vec<String>,
+    },
 }

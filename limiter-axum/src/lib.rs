@@ -49,9 +49,11 @@ mod error;
 mod exemption;
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod head;
 mod inspect;
 mod key;
 mod lazy_start;
+mod layer;
 mod limiter;
 mod options;
 mod registration;
@@ -68,13 +70,16 @@ pub use error::BuildError;
 pub use exemption::ExemptionScope;
 #[cfg(feature = "fault-injection")]
 pub use fault::FaultSwitch;
+pub use head::RequestHead;
 pub use key::{
     get_remote_address, global_key, key_fn, ForwardedKey, IpNet, Key, KeyFunc, ProxyHeader,
 };
+pub use layer::{LayerBuilder, LimiterLayer, LimiterService, ResponseFuture};
 pub use limiter::Limiter;
 pub use limiter_core::{RateLimit, Strategy};
 pub use limiter_macros::{exempt, limit, shared_limit};
 pub use options::{FailureMode, HeaderNames, RetryAfter};
+pub use registration::UnroutedHandlers;
 pub use registry::{ConfigInfo, LimitInfo, LimitSource, RouteInfo};
 pub use routing::Router;
 

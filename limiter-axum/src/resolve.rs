@@ -294,6 +294,8 @@ mod tests {
             .default_limits(["10 per minute"])
             .application_limits(["20 per minute"])
             .storage_uri("memory://")
+            // The registration tests declare a handler that no router routes.
+            .unrouted_handlers(crate::UnroutedHandlers::Allow)
             .build()
             .await
             .unwrap();

@@ -16,6 +16,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 mod options;
+mod plain;
 
 /// Builds axum's method router of a handler around its route's check, once per
 /// [`Router::route`] (a method router added at two paths gets two checks).
@@ -79,7 +80,8 @@ impl<S> std::fmt::Debug for MethodRouter<S> {
     }
 }
 
-fn filter_methods(filter: MethodFilter) -> Vec<Method> {
+/// The methods `filter` routes (with `HEAD` when it routes `GET`, as axum does).
+pub(crate) fn filter_methods(filter: MethodFilter) -> Vec<Method> {
     let all = [
         (MethodFilter::GET, Method::GET),
         (MethodFilter::HEAD, Method::HEAD),
@@ -152,6 +154,13 @@ where
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
+    MethodRouter {
+        handlers: vec![entry(None, handler, every_method())],
+    }
+}
+
+/// Every method axum routes (what [`any`] covers).
+pub(crate) fn every_method() -> Vec<Method> {
     let all = MethodFilter::GET
         .or(MethodFilter::HEAD)
         .or(MethodFilter::POST)
@@ -161,9 +170,7 @@ where
         .or(MethodFilter::OPTIONS)
         .or(MethodFilter::TRACE)
         .or(MethodFilter::CONNECT);
-    MethodRouter {
-        handlers: vec![entry(None, handler, filter_methods(all))],
-    }
+    filter_methods(all)
 }
 
 macro_rules! top_level {
@@ -308,6 +315,8 @@ pub struct Router<S = ()> {
     automatic: Vec<RouteRecord>,
     /// Whether [`route`](Self::route) adds automatic `OPTIONS` answers.
     automatic_options: bool,
+    /// Plain axum routers limited by the defaults, attached by `with_limiter`.
+    plain: Vec<plain::Plain<S>>,
 }
 
 impl<S> std::fmt::Debug for Router<S> {
@@ -342,6 +351,7 @@ where
             routes: Vec::new(),
             automatic: Vec::new(),
             automatic_options: true,
+            plain: Vec::new(),
         }
     }
 
@@ -503,7 +513,12 @@ where
 
     /// Nests a router under a path prefix (as [`axum::Router::nest`]); a named router becomes a
     /// nested blueprint.
-    pub fn nest(mut self, prefix: &str, router: Router<S>) -> Self {
+    pub fn nest(mut self, prefix: &str, mut router: Router<S>) -> Self {
+        let base = prefix.trim_end_matches('/');
+        for mut plain in std::mem::take(&mut router.plain) {
+            plain.prefix = Some(format!("{base}{}", plain.prefix.as_deref().unwrap_or("")));
+            self.plain.push(plain);
+        }
         let (inner, routes, automatic) = router.into_records();
         let base = prefix.trim_end_matches('/');
         let prefixed = |mut route: RouteRecord| {
@@ -521,7 +536,8 @@ where
     }
 
     /// Merges another router's routes into this one (as [`axum::Router::merge`]).
-    pub fn merge(mut self, other: Router<S>) -> Self {
+    pub fn merge(mut self, mut other: Router<S>) -> Self {
+        self.plain.append(&mut other.plain);
         let (inner, routes, automatic) = other.into_records();
         self.routes.extend(routes);
         self.automatic.extend(automatic);
@@ -572,13 +588,21 @@ where
     /// Provides the state (as [`axum::Router::with_state`]).
     pub fn with_state<S2>(self, state: S) -> Router<S2> {
         Router {
-            inner: self.inner.with_state(state),
+            inner: self.inner.with_state(state.clone()),
             name: self.name,
             limits: self.limits,
             exemption: self.exemption,
             routes: self.routes,
             automatic: self.automatic,
             automatic_options: self.automatic_options,
+            plain: self
+                .plain
+                .into_iter()
+                .map(|plain| plain::Plain {
+                    prefix: plain.prefix,
+                    router: plain.router.with_state(state.clone()),
+                })
+                .collect(),
         }
     }
 
@@ -590,8 +614,11 @@ where
     /// When the process runs with `LIMITER_INSPECT=manifest` (the `limiter` CLI does this), it
     /// prints [`Limiter::manifest`] as JSON and exits with status 0 instead of returning, so the
     /// app never binds its port; see the `limiter` CLI.
-    pub fn with_limiter(self, limiter: &Limiter) -> Result<axum::Router<S>, BuildError> {
-        let (inner, routes, automatic) = self.into_records();
+    pub fn with_limiter(mut self, limiter: &Limiter) -> Result<axum::Router<S>, BuildError> {
+        let plain = std::mem::take(&mut self.plain);
+        let (inner, mut routes, automatic) = self.into_records();
+        let (inner, plain_routes) = Self::attach_plain(inner, plain, limiter)?;
+        routes.extend(plain_routes);
         let mut infos = Vec::with_capacity(routes.len());
         for route in &routes {
             infos.push(resolve(limiter, route)?);
@@ -601,6 +628,7 @@ where
         for route in &automatic {
             resolve(limiter, route)?;
         }
+        crate::registration::check_routed(limiter)?;
         limiter.routes.lock().extend(infos);
         crate::inspect::exit_if_inspecting(limiter);
         Ok(inner)

@@ -130,7 +130,13 @@ pub fn flask_429(description: &str) -> String {
 
 /// The packages whose binaries the tests run. They are always built together (as `scripts/test`
 /// does beforehand), so that every build resolves the same features and none rebuilds the others.
-pub const BINARY_PACKAGES: [&str; 4] = ["quickstart", "blueprints", "limiter-cli", "redis-storage"];
+pub const BINARY_PACKAGES: [&str; 5] = [
+    "quickstart",
+    "blueprints",
+    "limiter-cli",
+    "redis-storage",
+    "migration",
+];
 
 /// Builds the workspace's binaries with the same cargo and target directory as the running test
 /// (a no-op when `scripts/test` built them already) and returns the path of `binary`.

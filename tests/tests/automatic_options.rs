@@ -6,7 +6,7 @@
 
 use axum::http::Method;
 use limiter_axum::routing::{get, post};
-use limiter_axum::{get_remote_address, limit, Limiter, LimiterBuilder, Router};
+use limiter_axum::{get_remote_address, limit, Limiter, LimiterBuilder, Router, UnroutedHandlers};
 use limiter_tests::{serve, Reply, Server};
 
 async fn ok() -> &'static str {
@@ -19,7 +19,13 @@ async fn decorated() -> &'static str {
 }
 
 async fn app(builder: LimiterBuilder, router: Router) -> (Limiter, Server) {
-    let limiter = builder.headers_enabled(true).build().await.unwrap();
+    // This binary declares a handler that some tests do not route.
+    let limiter = builder
+        .headers_enabled(true)
+        .unrouted_handlers(UnroutedHandlers::Allow)
+        .build()
+        .await
+        .unwrap();
     let app = router.with_limiter(&limiter).unwrap();
     (limiter, serve(app).await)
 }

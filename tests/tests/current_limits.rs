@@ -2,7 +2,9 @@
 //! the limits evaluated for its request with the `CurrentLimits` extractor.
 
 use limiter_axum::routing::get;
-use limiter_axum::{exempt, get_remote_address, limit, CurrentLimits, Limiter, Router};
+use limiter_axum::{
+    exempt, get_remote_address, limit, CurrentLimits, Limiter, Router, UnroutedHandlers,
+};
 use limiter_tests::{serve, serve_route};
 
 /// One line per evaluated limit, then the header limit.
@@ -47,6 +49,7 @@ fn parse(line: &str) -> Vec<(&str, &str)> {
 async fn the_handler_sees_the_limits_of_its_request() {
     let limiter = Limiter::new(get_remote_address)
         .current_limits(true)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();
@@ -112,6 +115,7 @@ async fn the_header_limit_skips_shared_limits() {
     }
     let limiter = Limiter::new(get_remote_address)
         .current_limits(true)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();
@@ -142,6 +146,7 @@ async fn default_limits_and_disabled_limiter() {
     let limiter = Limiter::new(get_remote_address)
         .default_limits(["3 per minute"])
         .current_limits(true)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();
@@ -159,6 +164,7 @@ async fn default_limits_and_disabled_limiter() {
         .default_limits(["3 per minute"])
         .current_limits(true)
         .enabled(false)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();
@@ -171,6 +177,7 @@ async fn default_limits_and_disabled_limiter() {
 async fn without_the_option_the_extractor_fails_loudly() {
     let limiter = Limiter::new(get_remote_address)
         .default_limits(["3 per minute"])
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();
@@ -200,6 +207,7 @@ async fn deferred(limits: CurrentLimits) -> String {
 async fn the_boxed_path_reports_them_too() {
     let limiter = Limiter::new(get_remote_address)
         .current_limits(true)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();
@@ -231,6 +239,7 @@ async fn over_redis() {
         .storage_uri(url)
         .key_prefix(prefix.as_str())
         .current_limits(true)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();

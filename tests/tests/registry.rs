@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use limiter_axum::routing::get;
 use limiter_axum::{
     exempt, get_remote_address, limit, FailureMode, Limit, LimitSource, Limiter, Router, Strategy,
+    UnroutedHandlers,
 };
 
 #[limit("1 per day")]
@@ -40,6 +41,7 @@ async fn routes_and_config_for_the_cli() {
         .headers_enabled(true)
         .key_prefix("pfx")
         .failure_mode(FailureMode::FailClosed(StatusCode::SERVICE_UNAVAILABLE))
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .build()
         .await
         .unwrap();

@@ -85,7 +85,9 @@ pub(crate) fn decide_now(
                 continue;
             }
             let stats = at_once(storage.window_stats_now(strategy, &rate, &ids), first)?;
-            return Ok(meta_rejection(core, meta_index, &rate, &ids, stats));
+            return Ok(meta_rejection(
+                core, prepared, meta_index, &rate, &ids, stats,
+            ));
         }
     }
     // Filled in place: returned by value, these lists would be copied on every request.
@@ -164,7 +166,9 @@ pub(crate) async fn decide(
                 continue;
             }
             let stats = backend.window_stats(&rate, &ids).await?;
-            return Ok(meta_rejection(core, meta_index, &rate, &ids, stats));
+            return Ok(meta_rejection(
+                core, prepared, meta_index, &rate, &ids, stats,
+            ));
         }
     }
     // Filled in place: returned by value, these lists would be copied on every request.
@@ -441,6 +445,7 @@ fn breach(
         identifiers: ids.of(index),
         shared: item.shared,
         decision,
+        head: &prepared.head,
     };
     let response = breach_response(core, &breach, || entry.body_for(&item.rate));
     let header = HeaderInfo::of(&prepared.items[reported].rate, decisions[reported]);
@@ -450,13 +455,14 @@ fn breach(
 /// The 429 of the meta limit `rate` (of the limiter's meta limit `meta_index`), with headers.
 fn meta_rejection(
     core: &Core,
+    prepared: &Prepared<'_, '_>,
     meta_index: usize,
     rate: &RateLimit,
     ids: &[&str],
     stats: WindowStats,
 ) -> Outcome {
     let meta = &core.meta_limits[meta_index];
-    let mut response = meta_response(core, meta, rate, ids, stats);
+    let mut response = meta_response(core, meta, rate, ids, stats, &prepared.head);
     write_headers(core, &mut response, HeaderInfo::of_rejection(rate, stats));
     Outcome::Reject(response)
 }

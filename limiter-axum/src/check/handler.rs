@@ -72,7 +72,7 @@ where
 }
 
 /// What `call` could decide without waiting.
-enum Immediate {
+pub(crate) enum Immediate {
     /// Run the handler (with these current limits, if enabled), then add these headers.
     Serve(
         Option<(Arc<ResolvedRoute>, HeaderInfo)>,
@@ -87,7 +87,7 @@ enum Immediate {
 /// Takes the whole decision inside `call` when the storage answers at once (and has not failed
 /// over, and no fault is injected) and no limit counts after the response (`deduct_when`).
 /// Everything else is left to [`check_later`]; nothing is counted before that choice.
-fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
+pub(crate) fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
     let Some(route) = cell.resolved.get() else {
         return Immediate::Later;
     };
@@ -139,7 +139,11 @@ fn no_limits(core: &Core) -> Option<CurrentLimits> {
 /// The check that waits on the storage (or counts after the response), then `handler`. A
 /// storage failure moves the limiter to its in-memory fallback, if it has one, and the request
 /// is decided again there; else the failure mode answers.
-async fn check_later<C, F>(cell: Arc<HandlerCell>, mut request: Request, handler: C) -> Response
+pub(crate) async fn check_later<C, F>(
+    cell: Arc<HandlerCell>,
+    mut request: Request,
+    handler: C,
+) -> Response
 where
     C: FnOnce(Request) -> F,
     F: Future<Output = Response>,

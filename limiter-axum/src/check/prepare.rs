@@ -6,7 +6,7 @@ use super::items::{items_for, BuiltItems, Item};
 use super::route::ResolvedRoute;
 use crate::core::Core;
 use crate::key::Key;
-use crate::Request;
+use crate::{Request, RequestHead};
 use arrayvec::ArrayVec;
 use limiter_core::{Hit, RateLimit};
 use smallvec::SmallVec;
@@ -15,6 +15,8 @@ use smallvec::SmallVec;
 /// `Send`, so it must not be held across the storage calls). Small on purpose: the items are
 /// borrowed (the route's plan, or the caller's buffer), never moved with it.
 pub(crate) struct Prepared<'a, 'b> {
+    /// The request's head (for the `on_breach` callbacks that read it).
+    pub(crate) head: RequestHead<'a>,
     /// The route's limits in use (the fallback's while the storage is down).
     pub(crate) entries: &'a [Entry],
     /// The limiter's key for this request.
@@ -72,6 +74,7 @@ pub(crate) fn prepare<'a, 'b>(
         }
     };
     Prepared {
+        head: RequestHead::of(request),
         entries,
         default_key,
         items,

@@ -6,7 +6,7 @@ use super::headers::reset_header;
 use crate::core::Core;
 use crate::decl::Limit;
 use crate::options::FailureMode;
-use crate::{RequestLimit, Response};
+use crate::{RequestHead, RequestLimit, Response};
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
@@ -25,6 +25,8 @@ pub(crate) struct Breach<'a> {
     pub(crate) identifiers: &'a [&'a str],
     pub(crate) shared: bool,
     pub(crate) decision: Decision,
+    /// The request's head, for the callbacks.
+    pub(crate) head: &'a RequestHead<'a>,
 }
 
 /// The 429 of a breached limit, without the rate-limit headers: the response of the last
@@ -53,7 +55,7 @@ pub(crate) fn breach_response(
             breach.decision.reset_at,
         );
         for callback in callbacks {
-            if let Some(response) = callback(&request_limit) {
+            if let Some(response) = callback(&request_limit, breach.head) {
                 custom = Some(response);
             }
         }
@@ -74,6 +76,7 @@ pub(crate) fn meta_response(
     rate: &RateLimit,
     identifiers: &[&str],
     stats: WindowStats,
+    head: &RequestHead<'_>,
 ) -> Response {
     let request_limit = request_limit(
         rate,
@@ -87,7 +90,7 @@ pub(crate) fn meta_response(
         .on_breach
         .as_ref()
         .or(core.on_meta_breach.as_ref())
-        .and_then(|callback| callback(&request_limit));
+        .and_then(|callback| callback(&request_limit, head));
     custom.unwrap_or_else(|| html_429(too_many_requests_body(meta.error_message.as_deref(), rate)))
 }
 

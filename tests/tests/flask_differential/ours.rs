@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Html;
 use axum::routing::MethodFilter;
 use limiter_axum::routing::{on, MethodRouter};
-use limiter_axum::{get_remote_address, ExemptionScope, Limit, Limiter, RetryAfter, Router};
+use limiter_axum::{
+    get_remote_address, ExemptionScope, Limit, Limiter, RetryAfter, Router, UnroutedHandlers,
+};
 use limiter_tests::Server;
 
 /// Every view of the differential apps: `ok`, with the status of the `x-status` header, as HTML
@@ -104,7 +106,9 @@ fn blueprint(spec: &BlueprintSpec) -> Router {
 
 /// Builds the limiter and the router of `spec` and serves them on `127.0.0.1:0`.
 pub async fn serve(spec: &AppSpec) -> Server {
+    // The differential tests' attributed handlers belong to other apps of this binary.
     let mut builder = Limiter::new(get_remote_address)
+        .unrouted_handlers(UnroutedHandlers::Allow)
         .strategy(spec.strategy)
         .storage_uri("memory://")
         .headers_enabled(spec.headers)
