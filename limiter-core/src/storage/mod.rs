@@ -49,6 +49,8 @@ mod backend;
 mod error;
 mod hit;
 mod immediate;
+#[cfg(feature = "redis")]
+pub mod lease;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod memory;
@@ -66,6 +68,8 @@ pub use self::hit::{AdmittedReset, Decisions, Hit};
 pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
+#[cfg(feature = "redis")]
+pub use self::lease::LeaseConfig;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use crate::strategy::{Decision, WindowStats};

@@ -4,7 +4,9 @@ use super::batch;
 use super::connection::{connect, TlsCertificates};
 use super::errors::bounded;
 use super::storage::{Inner, RedisStorage};
+use super::lease::{self, Leases};
 use crate::storage::error::StorageError;
+use crate::storage::lease::LeaseConfig;
 use crate::storage::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
 use crate::uri::StorageUri;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub struct RedisStorageBuilder {
     /// Certificates for TLS; its `Debug` never prints their contents.
     tls: Option<TlsCertificates>,
     over_limit_capacity: Option<usize>,
+    lease: Option<LeaseConfig>,
 }
 
 impl RedisStorageBuilder {
@@ -139,6 +142,25 @@ impl RedisStorageBuilder {
         self
     }
 
+    /// Turns on [lease mode](crate::storage::lease) for fixed-window limits: each key's hits are
+    /// spent out of a share of its budget taken from the server in one call, handed back when
+    /// the lease ends. Never admits more than a limit; with `N` instances, may reject up to
+    /// `N ×` [`max_units`](LeaseConfig::max_units) hits of a window that exact mode would
+    /// admit. Off by default (exact mode: one script call per batch of requests).
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// use limiter_core::storage::{LeaseConfig, RedisStorage};
+    /// let builder = RedisStorage::builder("redis://127.0.0.1:6379")
+    ///     .lease(LeaseConfig::default().max_units(50));
+    /// # let _ = builder;
+    /// # }
+    /// ```
+    pub fn lease(mut self, config: LeaseConfig) -> Self {
+        self.lease = Some(config);
+        self
+    }
+
     /// Connects (within the timeout) and returns the storage. For a sentinel URI, the master is
     /// asked of the sentinels first.
     pub async fn build(self) -> Result<RedisStorage, StorageError> {
@@ -151,7 +173,8 @@ impl RedisStorageBuilder {
         let timeout = self.timeout;
         let connection = bounded(backend, timeout, connect(parsed, timeout, self.tls)).await?;
         let coalesce = !connection.is_cluster();
-        Ok(RedisStorage {
+        let lease_config = self.lease;
+        let storage = RedisStorage {
             inner: Arc::new_cyclic(|inner| Inner {
                 connection,
                 key_prefix: self.key_prefix,
@@ -161,8 +184,13 @@ impl RedisStorageBuilder {
                 batcher: coalesce
                     .then(|| batch::Batcher::start(inner.clone()))
                     .flatten(),
+                leases: lease_config.map(Leases::new),
             }),
-        })
+        };
+        if let Some(config) = lease_config {
+            lease::start_sweep(Arc::downgrade(&storage.inner), config.lease_duration());
+        }
+        Ok(storage)
     }
 }
 
@@ -176,6 +204,7 @@ impl RedisStorage {
             timeout: DEFAULT_TIMEOUT,
             tls: None,
             over_limit_capacity: None,
+            lease: None,
         }
     }
 
