@@ -4,9 +4,9 @@
 //! leases end.
 
 use limiter_tests::{server_env, Server};
-use std::sync::Arc;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::Duration;
 
 const LIMIT: u64 = 300;
@@ -113,5 +113,9 @@ async fn two_instances_never_admit_more_than_the_limit_and_at_most_their_leases_
         .expect("the counter");
     assert_eq!(counter, during, "the unspent leases were handed back");
     let after = admitted(&instances, LIMIT as usize).await;
-    assert_eq!(during + after, LIMIT, "the whole limit is admitted in the end");
+    assert_eq!(
+        during + after,
+        LIMIT,
+        "the whole limit is admitted in the end"
+    );
 }

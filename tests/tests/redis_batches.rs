@@ -118,7 +118,11 @@ async fn concurrent_requests_of_one_client_are_admitted_exactly() {
     // The first limit counted every request (50 admitted, 150 rejected); the second only the
     // 50 that passed the first.
     let first = stored(&url, &format!("{prefix}:LIMITER/one-client/50/60/second")).await;
-    let second = stored(&url, &format!("{prefix}:LIMITER/one-client/120/3600/second")).await;
+    let second = stored(
+        &url,
+        &format!("{prefix}:LIMITER/one-client/120/3600/second"),
+    )
+    .await;
     assert_eq!((first.0, second.0), (200, 50));
     assert!(first.1 > 0 && second.1 > 0, "both expire");
 }

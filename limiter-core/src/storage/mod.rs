@@ -64,12 +64,12 @@ mod table;
 
 pub use self::error::StorageError;
 pub use self::hit::{AdmittedReset, Decisions, Hit};
+#[cfg(feature = "redis")]
+pub use self::lease::LeaseConfig;
 #[cfg(feature = "memcached")]
 pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::{MongoDbStorage, MongoDbStorageBuilder};
-#[cfg(feature = "redis")]
-pub use self::lease::LeaseConfig;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use crate::strategy::{Decision, WindowStats};

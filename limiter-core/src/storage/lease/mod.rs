@@ -40,6 +40,11 @@
 //!   instance's unspent lease: an estimate, exact only with one instance.
 //! * A process that stops without its sweep running leaves its unspent leases counted until
 //!   their window ends (never more than `max_units` per key).
+//! * With the over-limit cache also on, a key rejected once is answered as rejected until its
+//!   window ends, even if other instances hand units back meanwhile: more hits wrongly rejected
+//!   than the bound above, never more admitted.
+//! * Only [`RedisStorageBuilder::lease`](crate::storage::RedisStorageBuilder::lease) turns it
+//!   on (no URI parameter or environment variable): it changes what the counters mean.
 //! * Small limits gain nothing: with `remaining / share` below 2 every hit is one call, as in
 //!   exact mode.
 

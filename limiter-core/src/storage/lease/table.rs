@@ -188,14 +188,21 @@ mod tests {
         let decision = state.start(grant(3, Duration::from_secs(60)), 1, now, at, second);
         assert!(decision.allowed);
         assert_eq!(decision.remaining, 402);
-        assert_eq!(decision.reset_at, at.saturating_add(Duration::from_secs(60)));
+        assert_eq!(
+            decision.reset_at,
+            at.saturating_add(Duration::from_secs(60))
+        );
         // Two units left: a hit of 1, then none of 2.
         assert_eq!(state.spend(1, now).map(|d| d.remaining), Some(401));
         assert_eq!(state.spend(2, now), None);
         // The lease ends after its duration: one unit goes back into its window.
         assert_eq!(state.spend(1, now + second), None);
         assert_eq!(state.end(now + second), (1, 1_000_060_000));
-        assert_eq!(state.end(now + second), (0, 1_000_060_000), "handed back once");
+        assert_eq!(
+            state.end(now + second),
+            (0, 1_000_060_000),
+            "handed back once"
+        );
     }
 
     #[test]

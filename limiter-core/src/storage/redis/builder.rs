@@ -3,8 +3,8 @@
 use super::batch;
 use super::connection::{connect, TlsCertificates};
 use super::errors::bounded;
-use super::storage::{Inner, RedisStorage};
 use super::lease::{self, Leases};
+use super::storage::{Inner, RedisStorage};
 use crate::storage::error::StorageError;
 use crate::storage::lease::LeaseConfig;
 use crate::storage::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};

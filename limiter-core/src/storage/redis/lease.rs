@@ -94,13 +94,7 @@ impl RedisStorage {
                 .await?;
             let at = Timestamp::from(SystemTime::now());
             // Measured from before the call, so the lease never outlives the server's window.
-            return Ok(state.start(
-                grant,
-                hit.cost,
-                now,
-                at,
-                leases.config.lease_duration(),
-            ));
+            return Ok(state.start(grant, hit.cost, now, at, leases.config.lease_duration()));
         }
     }
 

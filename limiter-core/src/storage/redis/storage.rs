@@ -3,8 +3,8 @@
 use super::batch;
 use super::connection::Connection;
 use super::decode::decode;
-use super::lease::Leases;
 use super::errors::{backend_error, bounded, unexpected};
+use super::lease::Leases;
 use super::scripts::{Mode, ScriptHit};
 use crate::clock::Timestamp;
 use crate::notation::RateLimit;
