@@ -92,7 +92,6 @@ async fn concurrent_requests_of_one_client_are_admitted_exactly() {
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..200 {
         let storage = storage.clone();
-        let limits = limits.clone();
         requests.spawn(async move {
             let ids = ["one-client"];
             let hits: Vec<Hit<'_>> = limits
