@@ -53,6 +53,9 @@ evalsha() {
     fi
 }
 
+# An app still running when this script stops (an error, ^C) would hold the port.
+pid=""
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true' EXIT
 printf 'app\trep\treq/s\tapp_us\twrk_us\tredis_us\tcalls\tscript_us\n' >"$OUT/raw.tsv"
 for rep in $(seq 1 "$REPS"); do
     for app in $APPS; do
@@ -69,24 +72,31 @@ for rep in $(seq 1 "$REPS"); do
         wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/fast" >"$OUT/wrk" &
         wrk_pid=$!
         sleep 0.5
-        wrk0=$(cpu_ticks "$wrk_pid")
-        sleep "$(python3 -c "print($DURATION - 1)")"
-        wrk1=$(cpu_ticks "$wrk_pid")
+        # wrk's CPU is sampled over most of the run, with the wall time between the samples (no
+        # python here: under load its start-up alone outlasted the run's last second).
+        wrk0=$(cpu_ticks "$wrk_pid") wall0=$(date +%s.%N)
+        sleep $((DURATION - 2))
+        wrk1=$(cpu_ticks "$wrk_pid") wall1=$(date +%s.%N)
         wait "$wrk_pid"
         app1=$(cpu_ticks "$pid") redis1=$([ -z "$REDIS_PID" ] && echo 0 || cpu_ticks "$REDIS_PID")
         read -r calls usec <<<"$(evalsha)"
+        # Every command the server ran (those called from scripts included), for the profile.
+        if [ -n "$REDIS_PORT" ]; then
+            redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' | grep '^cmdstat_' |
+                sed "s/^/$app\t$rep\t/" >>"$OUT/commandstats.tsv"
+        fi
         kill "$pid"; wait "$pid" 2>/dev/null || true
-        python3 - "$app" "$rep" "$OUT/wrk" "$TICK" "$DURATION" "$calls" "$usec" \
+        python3 - "$app" "$rep" "$OUT/wrk" "$TICK" "$(awk -v a="$wall0" -v b="$wall1" 'BEGIN { print b - a }')" "$calls" "$usec" \
             "$app0" "$app1" "$redis0" "$redis1" "$wrk0" "$wrk1" >>"$OUT/raw.tsv" <<'EOF'
 import re, sys
-app, rep, wrk_file, tick, duration, calls, usec, a0, a1, r0, r1, w0, w1 = sys.argv[1:]
+app, rep, wrk_file, tick, sampled, calls, usec, a0, a1, r0, r1, w0, w1 = sys.argv[1:]
 text = open(wrk_file).read()
 requests = int(re.search(r"(\d+) requests in", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 us = 1e6 / float(tick)
 per = lambda t0, t1: (int(t1) - int(t0)) * us / requests
-# wrk's own CPU was sampled over duration - 1 seconds of the run.
-wrk = (int(w1) - int(w0)) * us / (rps * (float(duration) - 1))
+# wrk's own CPU was sampled over `sampled` seconds of the run.
+wrk = (int(w1) - int(w0)) * us / (rps * float(sampled))
 print(f"{app}\t{rep}\t{rps:.0f}\t{per(a0, a1):.3f}\t{wrk:.3f}\t{per(r0, r1):.3f}\t"
       f"{int(calls) / requests:.4f}\t{int(usec) / requests:.3f}")
 EOF
@@ -128,3 +138,27 @@ print("CPU µs/req = the process's user + system CPU time over the measured run 
       "repetition, [min..max].")
 print(f"raw rows: {sys.argv[1]}")
 EOF
+
+# Per app, each command's calls and usec_per_call (medians over repetitions).
+if [ -s "$OUT/commandstats.tsv" ]; then
+    python3 - "$OUT/commandstats.tsv" <<'EOF' | tee -a "$OUT/summary.md"
+import re, statistics, sys
+from collections import defaultdict
+stats = defaultdict(lambda: defaultdict(list))  # app -> command -> [(calls, usec_per_call)]
+for line in open(sys.argv[1]):
+    app, rep, text = line.rstrip("\n").split("\t")
+    match = re.match(r"cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)", text)
+    if match:
+        stats[app][match.group(1)].append((int(match.group(2)), float(match.group(4))))
+print()
+print("| app | command | calls per run (median) | usec_per_call (median) |")
+print("|---|---|---:|---:|")
+for app, commands in stats.items():
+    ranked = sorted(commands.items(), key=lambda item: -statistics.median(c for c, _ in item[1]))
+    for command, values in ranked:
+        if command in ("config", "info", "ping", "client", "hello", "select", "script"):
+            continue
+        print(f"| {app} | {command} | {statistics.median(c for c, _ in values):,.0f} "
+              f"| {statistics.median(u for _, u in values):.2f} |")
+EOF
+fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# HTTP load benchmark: bare axum, our limiter (memory: each strategy, the 429 path; Redis: one
-# and three limits, the 429 path with the over-limit cache), a hand-written Redis Lua INCR+EXPIRE
-# middleware (the Redis reference), tower_governor (allowed and 429 paths), optionally Flask /
-# Flask-Limiter.
+# HTTP load benchmark: bare axum, our limiter (memory: each strategy, the 429 path; Redis: one,
+# three and five limits, lease mode, the 429 path with the over-limit cache; Redis Cluster: three
+# limits), a hand-written Redis Lua INCR+EXPIRE middleware (the Redis reference), tower_governor
+# (allowed and 429 paths), optionally Flask / Flask-Limiter. The headline table of BENCHMARKS.md
+# is bench/http/headline.sh (this script with its settings).
 #
 #   bench/http/run.sh                 # default: 5 repetitions × 10 s per app (~16 min)
 #   bench/http/run.sh --quick         # 3 repetitions × 4 s
@@ -12,14 +13,15 @@
 #
 # Apps run in rotation (A B C … C B A …), a fresh process per run, a warm-up before each
 # measured run, wrk and the server on the same machine (127.0.0.1). Redis apps need
-# LIMITER_BENCH_REDIS_URL (e.g. redis://127.0.0.1:6379) and are skipped without it, or when the
+# LIMITER_BENCH_REDIS_URL (e.g. redis://127.0.0.1:6379), the cluster app
+# LIMITER_BENCH_REDIS_CLUSTER_URL (redis+cluster://…), and are skipped without it, or when the
 # build has no Redis backend. Raw rows go to $OUT/raw.tsv, the summary to stdout and
 # $OUT/summary.md (OUT defaults to .state/bench-http/<timestamp>).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=5 DURATION=10 WARMUP=2 THREADS=2 CONNECTIONS=64 FLASK=0 BUILD=1
-APPS="bare limiter-memory-fixed limiter-memory-moving limiter-memory-sliding limiter-429 limiter-redis-429 redis-lua-baseline limiter-redis-1 limiter-redis-3 tower-governor tower-governor-429"
+APPS="bare limiter-memory-fixed limiter-memory-moving limiter-memory-sliding limiter-429 limiter-redis-429 redis-lua-baseline limiter-redis-1 limiter-redis-3 limiter-redis-5 limiter-redis-lease limiter-redis-cluster-3 tower-governor tower-governor-429"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) REPS=3 DURATION=4 WARMUP=1 ;;
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
         --apps) APPS=$2; shift ;;
         --flask) FLASK=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift

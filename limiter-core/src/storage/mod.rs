@@ -50,6 +50,8 @@ mod capacity;
 mod error;
 mod hit;
 mod immediate;
+#[cfg(feature = "redis")]
+pub mod lease;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod memory;
@@ -64,6 +66,8 @@ mod table;
 pub use self::capacity::Capacity;
 pub use self::error::{ConnectFailure, StorageError};
 pub use self::hit::{AdmittedReset, Decisions, Hit};
+#[cfg(feature = "redis")]
+pub use self::lease::LeaseConfig;
 #[cfg(feature = "memcached")]
 pub use self::memcached::{MemcachedStorage, MemcachedStorageBuilder};
 #[cfg(feature = "mongodb")]

@@ -5,8 +5,10 @@ use super::connection::{
     connect, query_timeouts, spawn_pending, Connection, Timeouts, TlsCertificates,
 };
 use super::errors::{backend_error, connect_error, connect_timeout};
+use super::lease::{self, Leases};
 use super::storage::{Inner, RedisStorage};
 use crate::storage::error::StorageError;
+use crate::storage::lease::LeaseConfig;
 use crate::storage::over_limit::{OverLimitCache, DEFAULT_OVER_LIMIT_CAPACITY};
 use crate::uri::StorageUri;
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub struct RedisStorageBuilder {
     tls: Option<TlsCertificates>,
     over_limit_capacity: Option<usize>,
     lazy: bool,
+    lease: Option<LeaseConfig>,
 }
 
 impl RedisStorageBuilder {
@@ -170,6 +173,25 @@ impl RedisStorageBuilder {
         self
     }
 
+    /// Turns on [lease mode](crate::storage::lease) for fixed-window limits: each key's hits are
+    /// spent out of a share of its budget taken from the server in one call, handed back when
+    /// the lease ends. Never admits more than a limit; with `N` instances, may reject up to
+    /// `N ×` [`max_units`](LeaseConfig::max_units) hits of a window that exact mode would
+    /// admit. Off by default (exact mode: one script call per batch of requests).
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// use limiter_core::storage::{LeaseConfig, RedisStorage};
+    /// let builder = RedisStorage::builder("redis://127.0.0.1:6379")
+    ///     .lease(LeaseConfig::default().max_units(50));
+    /// # let _ = builder;
+    /// # }
+    /// ```
+    pub fn lease(mut self, config: LeaseConfig) -> Self {
+        self.lease = Some(config);
+        self
+    }
+
     /// Connects (within the connect timeout), proves the server usable with real commands
     /// (`AUTH` and `SELECT` as the URI asks, `PING`, and on a standalone server loading the
     /// scripts) and returns the storage. For a sentinel URI, the master is asked of the sentinels
@@ -222,7 +244,8 @@ impl RedisStorageBuilder {
             Err(error) => return Err(error),
         };
         let coalesce = !connection.is_cluster();
-        Ok(RedisStorage {
+        let lease_config = self.lease;
+        let storage = RedisStorage {
             inner: Arc::new_cyclic(|inner| Inner {
                 connection,
                 key_prefix: self.key_prefix,
@@ -232,8 +255,13 @@ impl RedisStorageBuilder {
                 batcher: coalesce
                     .then(|| batch::Batcher::start(inner.clone()))
                     .flatten(),
+                leases: lease_config.map(Leases::new),
             }),
-        })
+        };
+        if let Some(config) = lease_config {
+            lease::start_sweep(Arc::downgrade(&storage.inner), config.lease_duration());
+        }
+        Ok(storage)
     }
 }
 
@@ -249,6 +277,7 @@ impl RedisStorage {
             tls: None,
             over_limit_capacity: None,
             lazy: false,
+            lease: None,
         }
     }
 

@@ -28,6 +28,10 @@
 //!   [`StorageError::Connect`](crate::StorageError::Connect) (refused, authentication, bad
 //!   database, timeout, TLS); with [`RedisStorageBuilder::lazy`] it starts without the server
 //!   and connects in the background instead.
+//! * **Lease mode** (opt-in, [`RedisStorageBuilder::lease`]): hot fixed-window keys are spent
+//!   out of shares of their budget taken from the server, most requests without a round trip;
+//!   never more admitted than the limit, a bounded number fewer (see [the lease
+//!   module](crate::storage::lease)).
 //! * **Cluster**: see [the cluster module](self#cluster) below; **Sentinel**: the master is found
 //!   through the sentinels and followed across failovers.
 //!
@@ -85,12 +89,14 @@
 //!   (`slots.rs` splits a cluster batch by slot, `batch.rs` coalesces concurrent requests);
 //!   `decode.rs`: their records to decisions.
 //! * `reset.rs`: `SCAN` + `UNLINK` on every master.
+//! * `lease.rs` and `lease.lua`: [lease mode](crate::storage::lease) (opt-in), its script and its sweep.
 
 mod batch;
 mod builder;
 mod calls;
 mod connection;
 mod decode;
+mod lease;
 mod reset;
 mod scripts;
 mod slots;

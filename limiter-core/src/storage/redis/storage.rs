@@ -4,6 +4,7 @@ use super::batch;
 use super::connection::Connection;
 use super::decode::decode;
 use super::errors::{backend_error, bounded, unexpected};
+use super::lease::Leases;
 use super::scripts::{Mode, ScriptHit};
 use super::wrong_type::is_wrong_type;
 use crate::clock::Timestamp;
@@ -62,6 +63,8 @@ pub(super) struct Inner {
     pub(super) over_limit: Option<OverLimitCache>,
     /// Coalesces concurrent requests' script calls (standalone and sentinel connections).
     pub(super) batcher: Option<batch::Batcher>,
+    /// Lease mode, when on: fixed-window hits spent out of leases.
+    pub(super) leases: Option<Leases>,
 }
 
 impl fmt::Debug for RedisStorage {
@@ -95,6 +98,12 @@ impl RedisStorage {
     /// `None` when it is off (see [`RedisStorageBuilder::over_limit_cache`](super::RedisStorageBuilder::over_limit_cache)).
     pub fn over_limit_cached(&self) -> Option<usize> {
         self.inner.over_limit.as_ref().map(OverLimitCache::len)
+    }
+
+    /// How many keys hold a lease entry now, or `None` when lease mode is off (see
+    /// [`RedisStorageBuilder::lease`](super::RedisStorageBuilder::lease)).
+    pub fn leased_keys(&self) -> Option<usize> {
+        self.inner.leases.as_ref().map(|leases| leases.table.len())
     }
 
     pub(crate) fn over_limit_cache(&self) -> Option<&OverLimitCache> {
@@ -205,6 +214,11 @@ impl Backend for RedisStorage {
     ) -> Result<Decisions, StorageError> {
         if hits.is_empty() {
             return Ok(Decisions::new());
+        }
+        if let (Some(leases), Strategy::FixedWindow) = (&self.inner.leases, strategy) {
+            return self
+                .bounded(self.acquire_leased(leases, hits, stop_at_first_breach))
+                .await;
         }
         let now = Timestamp::from(SystemTime::now());
         let script_hits: Vec<ScriptHit> = hits

@@ -1,0 +1,260 @@
+//! The leases one process holds: per key, what was taken from the server and not yet spent.
+
+use crate::clock::Timestamp;
+use crate::strategy::Decision;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The leases of one storage, by server key.
+#[derive(Debug, Default)]
+pub(crate) struct LeaseTable {
+    entries: Mutex<HashMap<String, Arc<KeyLease>>>,
+}
+
+/// One key's lease. Its lock is held across the call that takes a new lease, so that the
+/// concurrent requests of one key wait for that call instead of each taking a lease.
+#[derive(Debug, Default)]
+pub(crate) struct KeyLease {
+    pub(crate) state: tokio::sync::Mutex<LeaseState>,
+}
+
+/// What the server granted, as its lease script reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Grant {
+    /// Whether the hit that asked fits (it is then paid out of the grant).
+    pub allowed: bool,
+    /// Units granted, the hit's cost included (0 when rejected).
+    pub units: u64,
+    /// What the server has left after the grant.
+    pub remaining: u64,
+    /// How long the key's window lasts yet.
+    pub until_reset: Duration,
+    /// When the window ends on the server's clock, in milliseconds since the epoch.
+    pub window_end_ms: u64,
+}
+
+/// One key's lease: units in hand and the window they belong to.
+#[derive(Debug, Default)]
+pub(crate) struct LeaseState {
+    /// Units taken from the server and not yet spent here.
+    budget: u64,
+    /// When the lease ends (its unspent units go back); `None`: no lease.
+    lease_end: Option<Instant>,
+    /// When the window of the lease ends, on this process's clock: the units are void after.
+    window_end: Option<Instant>,
+    /// The same end on the server's clock (ms): units go back only into that window.
+    window_end_ms: u64,
+    /// The window's reset, reported with every decision.
+    reset_at: Timestamp,
+    /// What the server had left after the last grant.
+    server_remaining: u64,
+    /// Dropped from the table by the sweep: look the key up again.
+    retired: bool,
+}
+
+impl LeaseTable {
+    /// The lease of `key`, made empty if there is none.
+    pub(crate) fn get(&self, key: &str) -> Arc<KeyLease> {
+        let mut entries = self.entries.lock();
+        if let Some(lease) = entries.get(key) {
+            return Arc::clone(lease);
+        }
+        let lease = Arc::new(KeyLease::default());
+        entries.insert(key.to_owned(), Arc::clone(&lease));
+        lease
+    }
+
+    /// How many keys hold a lease entry.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Takes out of the table every lease that has ended by `now`, retired, with what each has
+    /// to hand back: `(key, units, window end on the server's clock)`, units > 0 only. Leases
+    /// busy taking a grant are left for the next sweep.
+    pub(crate) fn sweep(&self, now: Instant) -> Vec<(String, u64, u64)> {
+        let mut returns = Vec::new();
+        self.entries.lock().retain(|key, lease| {
+            let Ok(mut state) = lease.state.try_lock() else {
+                return true;
+            };
+            if state.lease_end.is_some_and(|end| end > now) {
+                return true;
+            }
+            let units = state.hand_back(now);
+            state.retired = true;
+            if units > 0 {
+                returns.push((key.clone(), units, state.window_end_ms));
+            }
+            false
+        });
+        returns
+    }
+}
+
+impl LeaseState {
+    /// Whether the sweep dropped this lease from the table (the caller looks the key up again).
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired
+    }
+
+    /// Pays `cost` out of the lease if it is still running and covers it: the hit's decision.
+    pub(crate) fn spend(&mut self, cost: u64, now: Instant) -> Option<Decision> {
+        let running = self.lease_end.is_some_and(|end| now < end);
+        if !running || self.budget < cost {
+            return None;
+        }
+        self.budget -= cost;
+        Some(Decision {
+            allowed: true,
+            remaining: self.server_remaining.saturating_add(self.budget),
+            reset_at: self.reset_at,
+        })
+    }
+
+    /// Ends the lease: the units to hand back (none once its window has ended, when they are
+    /// void) and the window they go back to, on the server's clock.
+    pub(crate) fn end(&mut self, now: Instant) -> (u64, u64) {
+        (self.hand_back(now), self.window_end_ms)
+    }
+
+    fn hand_back(&mut self, now: Instant) -> u64 {
+        let units = if self.window_end.is_some_and(|end| now < end) {
+            self.budget
+        } else {
+            0
+        };
+        self.budget = 0;
+        self.lease_end = None;
+        units
+    }
+
+    /// Starts the lease `grant`, taken at `now` (`at` on the wall clock) by a hit costing `cost`,
+    /// lasting at most `duration`: the hit's decision.
+    pub(crate) fn start(
+        &mut self,
+        grant: Grant,
+        cost: u64,
+        now: Instant,
+        at: Timestamp,
+        duration: Duration,
+    ) -> Decision {
+        let reset_at = at.saturating_add(grant.until_reset);
+        self.reset_at = reset_at;
+        self.server_remaining = grant.remaining;
+        self.window_end_ms = grant.window_end_ms;
+        if !grant.allowed {
+            return Decision {
+                allowed: false,
+                remaining: 0,
+                reset_at,
+            };
+        }
+        let window_end = now + grant.until_reset;
+        self.window_end = Some(window_end);
+        self.lease_end = Some((now + duration).min(window_end));
+        self.budget = grant.units.saturating_sub(cost);
+        Decision {
+            allowed: true,
+            remaining: grant.remaining.saturating_add(self.budget),
+            reset_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(units: u64, until_reset: Duration) -> Grant {
+        Grant {
+            allowed: units > 0,
+            units,
+            remaining: 400,
+            until_reset,
+            window_end_ms: 1_000_060_000,
+        }
+    }
+
+    #[test]
+    fn a_lease_pays_for_hits_until_it_runs_out_or_ends() {
+        let now = Instant::now();
+        let at = Timestamp::from_nanos(1_000_000_000_000);
+        let mut state = LeaseState::default();
+        assert_eq!(state.spend(1, now), None, "no lease yet");
+        let second = Duration::from_secs(1);
+        let decision = state.start(grant(3, Duration::from_secs(60)), 1, now, at, second);
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 402);
+        assert_eq!(
+            decision.reset_at,
+            at.saturating_add(Duration::from_secs(60))
+        );
+        // Two units left: a hit of 1, then none of 2.
+        assert_eq!(state.spend(1, now).map(|d| d.remaining), Some(401));
+        assert_eq!(state.spend(2, now), None);
+        // The lease ends after its duration: one unit goes back into its window.
+        assert_eq!(state.spend(1, now + second), None);
+        assert_eq!(state.end(now + second), (1, 1_000_060_000));
+        assert_eq!(
+            state.end(now + second),
+            (0, 1_000_060_000),
+            "handed back once"
+        );
+    }
+
+    #[test]
+    fn a_lease_is_void_once_its_window_ends() {
+        let now = Instant::now();
+        let at = Timestamp::from_nanos(0);
+        let mut state = LeaseState::default();
+        let window = Duration::from_millis(10);
+        state.start(grant(50, window), 1, now, at, Duration::from_secs(1));
+        // The lease ends with its window, and its units are not handed back into the next one.
+        assert_eq!(state.spend(1, now + window), None);
+        assert_eq!(state.end(now + window).0, 0);
+    }
+
+    #[test]
+    fn a_rejected_grant_leaves_no_lease() {
+        let now = Instant::now();
+        let mut state = LeaseState::default();
+        let decision = state.start(
+            grant(0, Duration::from_secs(5)),
+            1,
+            now,
+            Timestamp::from_nanos(0),
+            Duration::from_secs(1),
+        );
+        assert!(!decision.allowed);
+        assert_eq!(decision.remaining, 0);
+        assert_eq!(state.spend(1, now), None);
+    }
+
+    #[test]
+    fn the_sweep_takes_out_ended_leases_with_their_unspent_units() {
+        let table = LeaseTable::default();
+        let now = Instant::now();
+        let at = Timestamp::from_nanos(0);
+        let minute = Duration::from_secs(60);
+        let second = Duration::from_secs(1);
+        for (key, units) in [("a", 10), ("b", 1)] {
+            let lease = table.get(key);
+            lease
+                .state
+                .try_lock()
+                .unwrap()
+                .start(grant(units, minute), 1, now, at, second);
+        }
+        assert!(table.sweep(now).is_empty(), "both still running");
+        let returns = table.sweep(now + second);
+        assert_eq!(returns, [("a".to_owned(), 9, 1_000_060_000)]);
+        assert_eq!(table.len(), 0);
+        // A request still holding a swept lease sees it retired.
+        let held = table.get("c");
+        table.sweep(now);
+        assert!(held.state.try_lock().unwrap().is_retired());
+    }
+}

@@ -1,0 +1,219 @@
+//! Lease mode on Redis (see `storage/lease`): the lease script, the hits it decides, and the
+//! sweep that hands back the leases of keys gone quiet.
+
+use super::errors::unexpected;
+use super::storage::{Inner, RedisStorage};
+use crate::clock::Timestamp;
+use crate::storage::hit::{Decisions, Hit};
+use crate::storage::lease::{Grant, LeaseConfig, LeaseTable};
+use crate::strategy::Decision;
+use redis::{RedisResult, Script, Value};
+use std::sync::{LazyLock, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lease.lua")));
+
+/// A storage's lease mode: its configuration and the leases it holds.
+#[derive(Debug)]
+pub(super) struct Leases {
+    pub(super) config: LeaseConfig,
+    pub(super) table: LeaseTable,
+}
+
+impl Leases {
+    pub(super) fn new(config: LeaseConfig) -> Leases {
+        Leases {
+            config,
+            table: LeaseTable::default(),
+        }
+    }
+}
+
+/// One call of the lease script.
+struct LeaseCall<'a> {
+    key: &'a str,
+    amount: u64,
+    expiry: u64,
+    cost: u64,
+    share: u32,
+    max_units: u64,
+    hand_back: u64,
+    window_end_ms: u64,
+}
+
+impl RedisStorage {
+    /// Decides fixed-window hits out of this process's leases, taking a lease (one call) for a
+    /// hit its key's lease does not cover.
+    pub(super) async fn acquire_leased(
+        &self,
+        leases: &Leases,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> RedisResult<Decisions> {
+        let mut decisions = Decisions::new();
+        for hit in hits {
+            let decision = self.hit_leased(leases, hit).await?;
+            decisions.push(decision);
+            if stop_at_first_breach && !decision.allowed {
+                break;
+            }
+        }
+        Ok(decisions)
+    }
+
+    async fn hit_leased(&self, leases: &Leases, hit: &Hit<'_>) -> RedisResult<Decision> {
+        let mut key = String::with_capacity(self.inner.key_prefix.len() + 64);
+        key.push_str(&self.inner.key_prefix);
+        key.push(':');
+        hit.limit.write_key(hit.identifiers, &mut key);
+        loop {
+            let lease = leases.table.get(&key);
+            // Held across the call below: this key's other requests wait for its grant.
+            let mut state = lease.state.lock().await;
+            if state.is_retired() {
+                continue;
+            }
+            let now = Instant::now();
+            if let Some(decision) = state.spend(hit.cost, now) {
+                return Ok(decision);
+            }
+            // Ended before the call: if the call fails, its units stay counted on the server
+            // (fewer admissions, never more) until the window ends.
+            let (hand_back, window_end_ms) = state.end(now);
+            let grant = self
+                .lease(&LeaseCall {
+                    key: &key,
+                    amount: hit.limit.amount(),
+                    expiry: hit.limit.expiry_seconds(),
+                    cost: hit.cost,
+                    share: leases.config.share_of_remaining(),
+                    max_units: leases.config.max_units_per_lease(),
+                    hand_back,
+                    window_end_ms,
+                })
+                .await?;
+            let at = Timestamp::from(SystemTime::now());
+            // Measured from before the call, so the lease never outlives the server's window.
+            return Ok(state.start(grant, hit.cost, now, at, leases.config.lease_duration()));
+        }
+    }
+
+    /// Hands `units` back to `key`'s window ending at `window_end_ms` (server clock).
+    async fn hand_back(&self, key: &str, units: u64, window_end_ms: u64) -> RedisResult<()> {
+        self.lease(&LeaseCall {
+            key,
+            amount: 0,
+            expiry: 0,
+            cost: 0,
+            share: 1,
+            max_units: 0,
+            hand_back: units,
+            window_end_ms,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// One lease script call (loading the script again after `NOSCRIPT`).
+    async fn lease(&self, call: &LeaseCall<'_>) -> RedisResult<Grant> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(LEASE.get_hash())
+            .arg(1)
+            .arg(call.key)
+            .arg(call.amount)
+            .arg(call.expiry)
+            .arg(call.cost)
+            .arg(call.share)
+            .arg(call.max_units)
+            .arg(call.hand_back)
+            .arg(call.window_end_ms);
+        let reply = match self.query(&cmd).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                let mut load = redis::cmd("SCRIPT");
+                load.arg("LOAD").arg(include_str!("lease.lua"));
+                self.query(&load).await?;
+                self.query(&cmd).await?
+            }
+            other => other?,
+        };
+        let Value::BulkString(bytes) = reply else {
+            return Err(unexpected("not a string"));
+        };
+        grant(&bytes, call.amount).ok_or_else(|| unexpected("not a lease record"))
+    }
+}
+
+/// Reads the lease script's record (`'<Bdddd'`) for a limit of `amount`.
+fn grant(bytes: &[u8], amount: u64) -> Option<Grant> {
+    let (&allowed, numbers) = bytes.split_first()?;
+    if numbers.len() != 32 {
+        return None;
+    }
+    let number = |index: usize| {
+        let mut le_bytes = [0; 8];
+        le_bytes.copy_from_slice(&numbers[8 * index..8 * index + 8]);
+        f64::from_le_bytes(le_bytes)
+    };
+    // `as` saturates, and turns NaN and negatives into 0.
+    let count = number(1) as u64;
+    Some(Grant {
+        allowed: allowed == 1,
+        units: number(0) as u64,
+        remaining: amount.saturating_sub(count),
+        until_reset: Duration::from_millis(number(2) as u64),
+        window_end_ms: number(3) as u64,
+    })
+}
+
+/// Starts the sweep of the storage `inner` on the current tokio runtime (none outside one:
+/// leases are then handed back only when their key is hit again). Every `period` it hands back
+/// the leases that have ended; it stops when the storage is dropped.
+pub(super) fn start_sweep(inner: Weak<Inner>, period: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            // Not held between ticks, so that dropping the storage ends the sweep.
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let storage = RedisStorage { inner };
+            let Some(leases) = &storage.inner.leases else {
+                return;
+            };
+            for (key, units, window_end_ms) in leases.table.sweep(Instant::now()) {
+                // On failure the units stay counted until the window ends: fewer admissions.
+                let _ = storage
+                    .bounded(storage.hand_back(&key, units, window_end_ms))
+                    .await;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grant;
+    use std::time::Duration;
+
+    #[test]
+    fn lease_records_are_read_whole() {
+        let mut bytes = vec![1];
+        for number in [10.0_f64, 37.0, 59_000.0, 1_000_059_000.0] {
+            bytes.extend_from_slice(&number.to_le_bytes());
+        }
+        let read = grant(&bytes, 100).unwrap();
+        assert!(read.allowed);
+        assert_eq!(read.units, 10);
+        assert_eq!(read.remaining, 63);
+        assert_eq!(read.until_reset, Duration::from_secs(59));
+        assert_eq!(read.window_end_ms, 1_000_059_000);
+        assert_eq!(grant(&bytes[..20], 100), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! The fixed-window script writes a key once per batch however often the batch hits it (its
+//! later hits are counted in the script and added by one `INCRBY`): each hit must still see the
+//! count of every hit before it, and the stored count and expiry must be those of one `INCRBY`
+//! per hit, as `limits`' own script writes them.
+
+use limiter_core::{Hit, RedisStorage, Storage, Strategy};
+use limiter_tests::suite::{per_seconds, unique_id};
+
+async fn open(url: &str, prefix: &str) -> Storage {
+    Storage::from(
+        RedisStorage::builder(url)
+            .key_prefix(prefix)
+            .build()
+            .await
+            .expect("connect"),
+    )
+}
+
+async fn stored(url: &str, key: &str) -> (u64, i64) {
+    let mut redis = limiter_tests::redis_connection(url).await;
+    let count: u64 = redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut redis)
+        .await
+        .expect("GET");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(key)
+        .query_async(&mut redis)
+        .await
+        .expect("PTTL");
+    (count, ttl)
+}
+
+#[tokio::test]
+async fn one_key_hit_several_times_in_one_call() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "redis batches") else {
+        return;
+    };
+    let prefix = unique_id("BATCH");
+    let storage = open(&url, &prefix).await;
+    let limit = per_seconds(5, 60);
+    let ids = ["client"];
+    let hit = |cost| Hit {
+        limit: &limit,
+        identifiers: &ids,
+        cost,
+    };
+    // A new key: the first hit costs nothing (it creates the key at 0 and starts the window, as
+    // `limits` does), then 2, 2, 2 against an amount of 5.
+    let hits = [hit(0), hit(2), hit(2), hit(2)];
+    let decisions = storage
+        .acquire(Strategy::FixedWindow, &hits, false)
+        .await
+        .expect("acquire");
+    let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
+    let allowed: Vec<bool> = decisions.iter().map(|d| d.allowed).collect();
+    assert_eq!(allowed, [true, true, true, false]);
+    assert_eq!(remaining, [5, 3, 1, 0]);
+    let now = limiter_core::Timestamp::from(std::time::SystemTime::now());
+    for decision in &decisions {
+        // Every hit's exact reset: the window started by the first.
+        let until = decision.reset_at.saturating_duration_since(now);
+        assert!(until.as_secs() >= 58 && until.as_secs() <= 60, "{until:?}");
+    }
+    // Stored as four INCRBYs would leave it (the rejected hit counted, as `limits`), with the
+    // window's expiry.
+    let key = format!("{prefix}:LIMITER/client/5/60/second");
+    let (count, ttl) = stored(&url, &key).await;
+    assert_eq!(count, 6);
+    assert!((58_000..=60_000).contains(&ttl), "PTTL {ttl}");
+
+    // Stopping at the first breach: the hits after it are neither counted nor decided.
+    let decisions = storage
+        .acquire(Strategy::FixedWindow, &[hit(1), hit(1)], true)
+        .await
+        .expect("acquire");
+    assert_eq!(decisions.len(), 1);
+    assert!(!decisions[0].allowed);
+    assert_eq!(stored(&url, &key).await.0, 7);
+}
+
+/// Concurrent requests of one client share calls, and so keys within a call: every admission is
+/// still exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_client_are_admitted_exactly() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "redis batches") else {
+        return;
+    };
+    let prefix = unique_id("BATCH");
+    let storage = open(&url, &prefix).await;
+    let limits = [per_seconds(50, 60), per_seconds(120, 3600)];
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let storage = storage.clone();
+        requests.spawn(async move {
+            let ids = ["one-client"];
+            let hits: Vec<Hit<'_>> = limits
+                .iter()
+                .map(|limit| Hit {
+                    limit,
+                    identifiers: &ids,
+                    cost: 1,
+                })
+                .collect();
+            let decisions = storage
+                .acquire(Strategy::FixedWindow, &hits, true)
+                .await
+                .expect("acquire");
+            decisions.iter().all(|decision| decision.allowed) && decisions.len() == 2
+        });
+    }
+    let mut admitted = 0;
+    while let Some(allowed) = requests.join_next().await {
+        admitted += u64::from(allowed.unwrap());
+    }
+    assert_eq!(admitted, 50);
+    // The first limit counted every request (50 admitted, 150 rejected); the second only the
+    // 50 that passed the first.
+    let first = stored(&url, &format!("{prefix}:LIMITER/one-client/50/60/second")).await;
+    let second = stored(
+        &url,
+        &format!("{prefix}:LIMITER/one-client/120/3600/second"),
+    )
+    .await;
+    assert_eq!((first.0, second.0), (200, 50));
+    assert!(first.1 > 0 && second.1 > 0, "both expire");
+}
