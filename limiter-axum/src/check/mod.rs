@@ -67,7 +67,7 @@ mod shadow;
 
 pub(crate) use entry::{Entry, EntryKind};
 pub(crate) use handler::LimitedHandler;
-pub use response_cost::ResponseCost;
 pub(crate) use handler::{check_later, check_now, Immediate};
 pub(crate) use headers::{write_headers, HeaderInfo};
+pub use response_cost::ResponseCost;
 pub(crate) use route::{HandlerCell, ResolvedRoute};
