@@ -63,7 +63,7 @@ pub use key::{get_remote_address, global_key, key_fn, ForwardedKey, IpNet, Key, 
 pub use limiter::Limiter;
 pub use limiter_core::{RateLimit, Strategy};
 pub use limiter_macros::{exempt, limit, shared_limit};
-pub use options::{FailureMode, HeaderNames, RetryAfter};
+pub use options::{FailureMode, HeaderNames, HeaderStyle, RetryAfter, UnknownHeaderStyle};
 pub use registry::{ConfigInfo, LimitInfo, LimitSource, RouteInfo};
 pub use routing::Router;
 

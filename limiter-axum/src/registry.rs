@@ -117,6 +117,7 @@ pub(crate) fn config_info(core: &Core) -> ConfigInfo {
         RetryAfter::HttpDate => "http-date",
     }
     .to_owned();
+    config.header_style = core.header_style.name().to_owned();
     config.fail_on_first_breach = core.fail_on_first_breach;
     config.failure_mode = match (&core.fallback, core.failure_mode) {
         (Some(_), _) => "in-memory-fallback".to_owned(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// The `RATELIMIT_*` variables the app reads (`LimiterBuilder::from_env`): removed so that the
 /// caller's environment cannot change what the app prints.
-const APP_VARIABLES: [&str; 12] = limiter_core::model::env::ALL;
+const APP_VARIABLES: [&str; 13] = limiter_core::model::env::ALL;
 
 fn blueprints_binary() -> PathBuf {
     cargo_binary("blueprints")
@@ -200,6 +200,7 @@ Remaining header                                            x-ratelimit-remainin
 Reset header                                                x-ratelimit-reset
 Retry-After header                                          retry-after
 Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE    delta-seconds
+Header style          RATELIMIT_HEADER_STYLE                x-ratelimit
 ";
 
 #[test]

@@ -8,6 +8,7 @@
 
 use super::entry::Entry;
 use super::headers::{header_limit, write_headers, HeaderInfo};
+use super::ietf_headers;
 use super::prepare::{counted_hits, Ids, List, Prepared};
 use super::response::{breach_response, meta_response, request_limit, Breach};
 use super::route::ResolvedRoute;
@@ -103,6 +104,7 @@ pub(crate) fn decide_now(
                 at_once(storage.acquire_all_now(strategy, &[hit], false), false)?;
             }
             let (mut response, header) = breach(core, prepared, &ids, index, decision);
+            let header = ietf_headers::attach(core, header, prepared, &ids, &decisions);
             write_headers(core, &mut response, header);
             Ok(Outcome::Reject(response))
         }
@@ -168,6 +170,7 @@ pub(crate) async fn decide(
                 backend.acquire(rate, &prepared.meta_ids(), 1).await?;
             }
             let (mut response, header) = breach(core, prepared, &ids, index, decision);
+            let header = ietf_headers::attach(core, header, prepared, &ids, &decisions);
             if !deferred.is_empty() {
                 let due = due(prepared.entries, &deferred, &response);
                 deduct(core, backend, due).await;
@@ -248,6 +251,7 @@ fn judge(
     } else {
         None
     };
+    let header = header.map(|header| ietf_headers::attach(core, header, prepared, ids, decisions));
     // Flask-Limiter's `current_limits`: only built when handlers may ask for it, so the allowed
     // path stays free of these allocations otherwise.
     let current = core.current_limits.then(|| {
@@ -305,7 +309,15 @@ fn meta_rejection(
 ) -> Outcome {
     let meta = &core.meta_limits[meta_index];
     let mut response = meta_response(core, meta, rate, ids, stats);
-    write_headers(core, &mut response, HeaderInfo::of_window(rate, stats));
+    let header = ietf_headers::attach_meta(
+        core,
+        HeaderInfo::of_window(rate, stats),
+        meta.scope.as_deref().unwrap_or("meta"),
+        rate,
+        ids,
+        stats,
+    );
+    write_headers(core, &mut response, header);
     Outcome::Reject(response)
 }
 

@@ -1,20 +1,25 @@
 //! The rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`, `Retry-After`): which
-//! limit they report, and writing them on a response.
+//! limit they report, and writing them on a response (with the IETF fields of
+//! [`ietf_headers`](super::ietf_headers), when the limiter sends those).
 
+use super::ietf_headers::{self, IetfFields};
 use crate::core::Core;
-use crate::options::RetryAfter;
+use crate::options::{HeaderStyle, RetryAfter};
 use crate::Response;
 use axum::http::{HeaderValue, StatusCode};
 use limiter_core::{Decision, RateLimit, Timestamp, WindowStats};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What the rate-limit headers of a response report: one limit after the request's hit.
-#[derive(Clone, Copy)]
+/// What the rate-limit headers of a response report: one limit after the request's hit (and,
+/// when the limiter sends them, the IETF fields of every limit).
+#[derive(Clone)]
 pub(crate) struct HeaderInfo {
     amount: u64,
     remaining: u64,
     reset_at: Timestamp,
+    /// Boxed: a pointer that stays null unless the IETF fields are sent.
+    ietf: Option<Box<IetfFields>>,
 }
 
 impl HeaderInfo {
@@ -24,6 +29,7 @@ impl HeaderInfo {
             amount: rate.amount(),
             remaining: decision.remaining,
             reset_at: decision.reset_at,
+            ietf: None,
         }
     }
 
@@ -33,7 +39,14 @@ impl HeaderInfo {
             amount: rate.amount(),
             remaining: stats.remaining,
             reset_at: stats.reset_at,
+            ietf: None,
         }
+    }
+
+    /// These headers with the IETF fields `ietf`.
+    pub(crate) fn with_ietf(mut self, ietf: Option<IetfFields>) -> Self {
+        self.ietf = ietf.map(Box::new);
+        self
     }
 }
 
@@ -103,12 +116,22 @@ pub(crate) fn write_headers(core: &Core, response: &mut Response, header: Header
         .and_then(|text| existing_retry_at(text, now));
     let retry_at = existing.map_or(reset, |existing| existing.max(reset));
     let rejected = response.status() == StatusCode::TOO_MANY_REQUESTS;
+    if let Some(fields) = &header.ietf {
+        ietf_headers::write(response, fields);
+    }
+    let x_ratelimit = core.header_style != HeaderStyle::Ietf;
+    // With the IETF fields alone, `Retry-After` is only sent on a 429.
+    if !x_ratelimit && !rejected {
+        return;
+    }
     let headers = response.headers_mut();
-    // Room for the four headers at once rather than growing the map as they come.
-    headers.reserve(4);
-    headers.append(&names.limit, number_header(header.amount));
-    headers.append(&names.remaining, number_header(header.remaining));
-    headers.append(&names.reset, HeaderValue::from(reset));
+    if x_ratelimit {
+        // Room for the four headers at once rather than growing the map as they come.
+        headers.reserve(4);
+        headers.append(&names.limit, number_header(header.amount));
+        headers.append(&names.remaining, number_header(header.remaining));
+        headers.append(&names.reset, HeaderValue::from(reset));
+    }
     let retry_value = match core.retry_after {
         RetryAfter::DeltaSeconds => {
             let now = now

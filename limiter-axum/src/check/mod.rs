@@ -43,6 +43,7 @@
 //! decide.rs      meta limits → one batch of hits → judge ──▶ pass / breach ◀────┘
 //! response.rs    the 429 (or on_breach's response), the failure-mode status
 //! headers.rs     X-RateLimit-* and Retry-After on either
+//! ietf_headers.rs  the IETF RateLimit and RateLimit-Policy fields, when enabled
 //! future.rs      LimitFuture: the handler's future, a ready response, or the boxed check
 //! ```
 //!
@@ -56,6 +57,7 @@ pub(crate) mod failover;
 mod future;
 mod handler;
 mod headers;
+mod ietf_headers;
 mod items;
 mod prepare;
 mod response;
@@ -63,4 +65,5 @@ mod route;
 
 pub(crate) use entry::{Entry, EntryKind};
 pub(crate) use handler::LimitedHandler;
+pub(crate) use ietf_headers::PartitionKeySecret;
 pub(crate) use route::{HandlerCell, ResolvedRoute};

@@ -35,6 +35,8 @@ pub struct ConfigInfo {
     pub header_names: HeaderNames,
     /// `RATELIMIT_HEADER_RETRY_AFTER_VALUE`: `delta-seconds` or `http-date`.
     pub retry_after: String,
+    /// `RATELIMIT_HEADER_STYLE`: `x-ratelimit`, `ietf` (the IETF `RateLimit` fields) or `both`.
+    pub header_style: String,
     /// `RATELIMIT_FAIL_ON_FIRST_BREACH`.
     pub fail_on_first_breach: bool,
     /// What a request gets when the storage fails: `in-memory-fallback` (the fallback is
@@ -67,6 +69,7 @@ impl Default for ConfigInfo {
             headers_enabled: false,
             header_names: HeaderNames::default(),
             retry_after: "delta-seconds".to_owned(),
+            header_style: "x-ratelimit".to_owned(),
             fail_on_first_breach: true,
             failure_mode: "fail-closed".to_owned(),
             default_limits: Vec::new(),

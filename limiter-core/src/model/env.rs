@@ -32,9 +32,11 @@ pub const FAIL_ON_FIRST_BREACH: &str = "RATELIMIT_FAIL_ON_FIRST_BREACH";
 pub const IN_MEMORY_FALLBACK_ENABLED: &str = "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED";
 /// The `Retry-After` format (`delta-seconds` or `http-date`).
 pub const HEADER_RETRY_AFTER_VALUE: &str = "RATELIMIT_HEADER_RETRY_AFTER_VALUE";
+/// Which rate-limit header fields are sent (`x-ratelimit`, `ietf` or `both`); not Flask-Limiter's.
+pub const HEADER_STYLE: &str = "RATELIMIT_HEADER_STYLE";
 
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
@@ -47,4 +49,5 @@ pub const ALL: [&str; 12] = [
     FAIL_ON_FIRST_BREACH,
     IN_MEMORY_FALLBACK_ENABLED,
     HEADER_RETRY_AFTER_VALUE,
+    HEADER_STYLE,
 ];
