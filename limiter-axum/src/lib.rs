@@ -14,6 +14,7 @@
 //! * [Exemptions](#exemptions)
 //! * [The 429 and the headers](#the-429-and-the-headers)
 //! * [When the storage fails](#when-the-storage-fails)
+//! * [Metrics and tracing](#metrics-and-tracing) (the `metrics` feature)
 //! * [How-to](#how-to): testing, per-user limits, failed logins, costs, proxies, several
 //!   instances, configuration from the environment, inspecting the limits
 //!
@@ -29,6 +30,7 @@
 #![doc = include_str!("docs/options.md")]
 #![doc = include_str!("docs/responses.md")]
 #![doc = include_str!("docs/failures.md")]
+#![doc = include_str!("docs/metrics.md")]
 #![doc = include_str!("docs/how-to.md")]
 #![doc = include_str!("docs/differences.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]

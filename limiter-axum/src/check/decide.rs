@@ -9,6 +9,7 @@
 use super::entry::Entry;
 use super::headers::{header_limit, write_headers, HeaderInfo};
 use super::ietf_headers;
+use super::metrics;
 use super::prepare::{counted_hits, Ids, List, Prepared};
 use super::response::{breach_response, meta_response, request_limit, Breach};
 use super::route::ResolvedRoute;
@@ -74,6 +75,7 @@ pub(crate) fn decide_now(
         first = false;
         if !allowed {
             let stats = at_once(storage.window_stats_now(strategy, &rate, &ids), first)?;
+            metrics::meta_limited(route, meta_index, &rate);
             return Ok(meta_rejection(core, meta_index, &rate, &ids, stats));
         }
     }
@@ -88,6 +90,7 @@ pub(crate) fn decide_now(
         let stop = core.fail_on_first_breach;
         at_once(storage.acquire_all_now(strategy, &hits, stop), first)?
     };
+    metrics::decided(route, prepared.items, &decisions);
     match judge(core, prepared, &ids, &decisions) {
         Judged::Pass { header, current } => Ok(Outcome::Pass {
             header,
@@ -134,6 +137,7 @@ pub(crate) async fn decide(
         let ids = prepared.meta_ids();
         if !backend.test(&rate, &ids, 1).await? {
             let stats = backend.window_stats(&rate, &ids).await?;
+            metrics::meta_limited(route, meta_index, &rate);
             return Ok(meta_rejection(core, meta_index, &rate, &ids, stats));
         }
     }
@@ -159,6 +163,7 @@ pub(crate) async fn decide(
     if !deferred.is_empty() {
         decisions = with_deferred(backend, prepared, &ids, decisions).await?;
     }
+    metrics::decided(route, prepared.items, &decisions);
     match judge(core, prepared, &ids, &decisions) {
         Judged::Pass { header, current } => Ok(Outcome::Pass {
             header,

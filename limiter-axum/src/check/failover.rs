@@ -46,6 +46,7 @@ impl Failover {
             return false;
         }
         tracing::warn!("Rate limit storage unreachable - falling back to in-memory storage");
+        super::metrics::fallback_active(true);
         self.probe_step.store(0, Ordering::Release);
         self.next_probe
             .store(self.after(Duration::from_secs(1)), Ordering::Release);
@@ -71,6 +72,7 @@ impl Failover {
     /// A probe succeeded: the primary is up again.
     pub(crate) fn recovered(&self) {
         tracing::info!("Rate limit storage recovered");
+        super::metrics::fallback_active(false);
         self.probe_step.store(0, Ordering::Release);
         self.down.store(false, Ordering::Release);
     }

@@ -5,6 +5,7 @@ use super::decide::{decide, decide_now, deduct, due, Outcome, Undecided};
 use super::future::LimitFuture;
 use super::headers::{write_headers, HeaderInfo};
 use super::items::BuiltItems;
+use super::metrics;
 use super::prepare::prepare;
 use super::response::{status_response, storage_failure};
 use super::route::{HandlerCell, ResolvedRoute};
@@ -98,7 +99,7 @@ fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
     }
     let mut built = BuiltItems::new();
     let prepared = prepare(route, request, false, &mut built);
-    let failed = match decide_now(route, &prepared) {
+    let failed = match metrics::decision_now(route, || decide_now(route, &prepared)) {
         Ok(Outcome::Pass {
             header, current, ..
         }) => {
@@ -149,7 +150,8 @@ where
     let (mut backend, mut in_fallback) = core.current_backend().await;
     let mut built = BuiltItems::new();
     let prepared = prepare(route, &request, in_fallback, &mut built);
-    let mut outcome = decide(route, &prepared, backend).await;
+    let mut outcome =
+        metrics::decision(route, in_fallback, decide(route, &prepared, backend)).await;
     // Both borrow the request, which the handler gets next.
     drop(prepared);
     drop(built);
@@ -161,7 +163,8 @@ where
                 in_fallback = true;
                 let mut built = BuiltItems::new();
                 let prepared = prepare(route, &request, in_fallback, &mut built);
-                outcome = decide(route, &prepared, backend).await;
+                outcome =
+                    metrics::decision(route, in_fallback, decide(route, &prepared, backend)).await;
             }
         }
     }

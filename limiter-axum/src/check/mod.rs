@@ -44,6 +44,7 @@
 //! response.rs    the 429 (or on_breach's response), the failure-mode status
 //! headers.rs     X-RateLimit-* and Retry-After on either
 //! ietf_headers.rs  the IETF RateLimit and RateLimit-Policy fields, when enabled
+//! metrics.rs     counters, storage durations and debug spans (the `metrics` feature)
 //! future.rs      LimitFuture: the handler's future, a ready response, or the boxed check
 //! ```
 //!
@@ -59,6 +60,7 @@ mod handler;
 mod headers;
 mod ietf_headers;
 mod items;
+mod metrics;
 mod prepare;
 mod response;
 mod route;

@@ -3,6 +3,7 @@
 
 use super::entry::Entry;
 use super::items::{plan, Item};
+use super::metrics::RouteMetrics;
 use crate::core::Core;
 use std::sync::{Arc, OnceLock};
 
@@ -20,6 +21,9 @@ pub(crate) struct ResolvedRoute {
     /// Whether a limit of `entries` counts after the response (`deduct_when`), so that the check
     /// must wait for the handler.
     pub(crate) deferred: bool,
+    /// The route's metric handles (empty without the `metrics` feature).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) metrics: RouteMetrics,
 }
 
 impl ResolvedRoute {
@@ -33,6 +37,7 @@ impl ResolvedRoute {
     ) -> Self {
         ResolvedRoute {
             core,
+            metrics: RouteMetrics::new(&endpoint),
             endpoint,
             plan: plan(&entries),
             deferred: entries
