@@ -285,3 +285,29 @@ async fn the_style_is_read_from_the_environment() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_meta_limit_that_refuses_is_reported_alone() {
+    let server = app(ietf(
+        Limiter::new(get_remote_address)
+            .default_limits(["1 per minute"])
+            .meta_limits(["1 per hour"]),
+    ))
+    .await;
+    assert_eq!(server.statuses("/fast", 2).await, [200, 429]);
+    // One breach: the meta limit now refuses every request of the client.
+    let reply = server.get("/fast").await;
+    assert_eq!(reply.status, 429);
+    let policy = field(&reply, "ratelimit-policy");
+    assert_eq!(policy.len(), 1, "{policy:?}");
+    assert_eq!(policy[0].name, "meta:1 per 1 hour");
+    assert_eq!((policy[0].integer("q"), policy[0].integer("w")), (1, 3600));
+    let state = field(&reply, "ratelimit");
+    assert_eq!(state[0].integer("r"), 0);
+    let t = state[0].integer("t");
+    let retry: i64 = reply.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (3598..=3600).contains(&t) && retry >= t,
+        "t {t}, Retry-After {retry}"
+    );
+}

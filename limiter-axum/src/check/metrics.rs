@@ -64,6 +64,8 @@ impl RouteMetrics {
     /// The handles of the route `endpoint`.
     pub(crate) fn new(endpoint: &str) -> Self {
         #[cfg(feature = "metrics")]
+        describe();
+        #[cfg(feature = "metrics")]
         return RouteMetrics {
             endpoint: std::sync::Arc::<str>::from(endpoint).into(),
             ..RouteMetrics::default()
@@ -74,6 +76,35 @@ impl RouteMetrics {
             RouteMetrics::default()
         }
     }
+}
+
+/// Gives each metric its description, once, with the recorder installed when the first route
+/// is resolved (exporters show them as `# HELP`).
+#[cfg(feature = "metrics")]
+fn describe() {
+    static DESCRIBED: std::sync::Once = std::sync::Once::new();
+    DESCRIBED.call_once(|| {
+        use metrics::Unit;
+        metrics::describe_counter!(ALLOWED, "Requests every rate limit admitted.");
+        metrics::describe_counter!(
+            LIMITED,
+            "Requests a rate limit refused, by the refusing limit."
+        );
+        metrics::describe_counter!(
+            SHADOW_LIMITED,
+            "Requests a rate limit in shadow mode would have refused."
+        );
+        metrics::describe_counter!(STORAGE_ERRORS, "Rate-limit decisions the storage failed.");
+        metrics::describe_histogram!(
+            STORAGE_DURATION,
+            Unit::Seconds,
+            "Time a rate-limit decision spent on the storage."
+        );
+        metrics::describe_gauge!(
+            FALLBACK_ACTIVE,
+            "1 while the in-memory fallback answers for the rate-limit storage."
+        );
+    });
 }
 
 /// Counts a request's decision on `route`: allowed if every decision admitted it, else limited
