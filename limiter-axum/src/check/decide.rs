@@ -314,14 +314,7 @@ fn meta_rejection(
 ) -> Outcome {
     let meta = &core.meta_limits[meta_index];
     let mut response = meta_response(core, meta, rate, ids, stats);
-    let header = ietf_headers::attach_meta(
-        core,
-        HeaderInfo::of_window(rate, stats),
-        meta.scope.as_deref().unwrap_or("meta"),
-        rate,
-        ids,
-        stats,
-    );
+    let header = ietf_headers::meta_header(core, meta, rate, ids, stats);
     write_headers(core, &mut response, header);
     Outcome::Reject(response)
 }

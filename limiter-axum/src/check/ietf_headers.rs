@@ -16,6 +16,7 @@
 use super::headers::HeaderInfo;
 use super::prepare::{Ids, Prepared};
 use crate::core::Core;
+use crate::decl::Limit;
 use crate::options::HeaderStyle;
 use crate::Response;
 use axum::http::{HeaderName, HeaderValue};
@@ -116,21 +117,21 @@ pub(crate) fn attach(
     header.with_ietf(fields(core, limits))
 }
 
-/// `header` with the IETF fields of the meta limit `rate` (in the window `stats` describes) that
-/// refused the request, when the limiter sends them.
-pub(crate) fn attach_meta(
+/// The headers of the meta limit `meta` (its limit `rate`, in the window `stats` describes) that
+/// refused the request, with its IETF fields when the limiter sends them.
+pub(crate) fn meta_header(
     core: &Core,
-    header: HeaderInfo,
-    scope: &str,
+    meta: &Limit,
     rate: &RateLimit,
     identifiers: &[&str],
     stats: WindowStats,
 ) -> HeaderInfo {
+    let header = HeaderInfo::of_window(rate, stats);
     if !sends_ietf(core) {
         return header;
     }
     let limit = Reported {
-        scope,
+        scope: meta.scope.as_deref().unwrap_or("meta"),
         rate,
         identifiers,
         state: Some((stats.remaining, stats.reset_at)),
