@@ -2,6 +2,7 @@
 //! environment variables, and the build step that checks them and opens the storage.
 
 use crate::check::failover::{Failover, DEFAULT_FAILURES_TO_OPEN};
+use crate::check::PartitionKeySecret;
 use crate::core::{Core, RequestFilter};
 use crate::decl::{DeductWhen, ExemptWhen, Limit, OnBreach};
 use crate::error::BuildError;
@@ -9,7 +10,7 @@ use crate::error::BuildError;
 use crate::fault::FaultSwitch;
 use crate::key::KeyFunc;
 use crate::limiter::Limiter;
-use crate::options::{FailureMode, HeaderNames, RetryAfter};
+use crate::options::{FailureMode, HeaderNames, HeaderStyle, RetryAfter, UnknownHeaderStyle};
 use crate::registration::UnroutedHandlers;
 use crate::{Request, RequestHead, RequestLimit, Response};
 use axum::http::HeaderName;
@@ -64,6 +65,8 @@ pub struct LimiterBuilder {
     current_limits: bool,
     header_names: HeaderNames,
     retry_after: RetryAfter,
+    header_style: HeaderStyle,
+    header_partition_key: Option<PartitionKeySecret>,
     key_prefix: String,
     max_key_length: usize,
     enabled: bool,
@@ -112,6 +115,8 @@ impl Limiter {
             current_limits: false,
             header_names: HeaderNames::default(),
             retry_after: RetryAfter::DeltaSeconds,
+            header_style: HeaderStyle::XRateLimit,
+            header_partition_key: None,
             key_prefix: String::new(),
             max_key_length: DEFAULT_MAX_KEY_LENGTH,
             enabled: true,
@@ -271,6 +276,25 @@ impl LimiterBuilder {
     /// The `Retry-After` format.
     pub fn retry_after(mut self, format: RetryAfter) -> Self {
         self.retry_after = format;
+        self
+    }
+
+    /// Which header fields [`headers_enabled`](Self::headers_enabled) sends: Flask-Limiter's
+    /// `X-RateLimit-*` (the default), the IETF `RateLimit` and `RateLimit-Policy` fields, or both.
+    /// The IETF fields list every limit that applied to the request (`RateLimit-Policy`) and the
+    /// state of each one that was counted (`RateLimit`); see [the 429 and the
+    /// headers](crate#the-429-and-the-headers).
+    pub fn header_style(mut self, style: HeaderStyle) -> Self {
+        self.header_style = style;
+        self
+    }
+
+    /// Sends a partition key (`pk`) in the IETF fields: an HMAC-SHA256 of the limit's storage
+    /// identifiers (the client's key and the limit's bucket) under `secret`, so a client can tell
+    /// which quota it spends without the field revealing who it is. Give every instance of the application the same
+    /// secret so that they send the same keys; without one, no `pk` is sent.
+    pub fn header_partition_key(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.header_partition_key = Some(PartitionKeySecret::new(secret));
         self
     }
 
@@ -492,8 +516,9 @@ impl LimiterBuilder {
     /// not set in code), `RATELIMIT_HEADERS_ENABLED`,
     /// `RATELIMIT_KEY_PREFIX`, `RATELIMIT_SWALLOW_ERRORS`, `RATELIMIT_FAIL_ON_FIRST_BREACH`,
     /// `RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`, `RATELIMIT_HEADER_RETRY_AFTER_VALUE`; and this
-    /// crate's `RATELIMIT_MAX_KEY_LENGTH` and `RATELIMIT_SHADOW_MODE`
-    /// ([`shadow_mode`](Self::shadow_mode)).
+    /// crate's `RATELIMIT_MAX_KEY_LENGTH`, `RATELIMIT_SHADOW_MODE`
+    /// ([`shadow_mode`](Self::shadow_mode)) and `RATELIMIT_HEADER_STYLE` ([`HeaderStyle`]:
+    /// `x-ratelimit`, `ietf` or `both`).
     pub fn from_env(self) -> Result<Self, BuildError> {
         self.from_vars(|name| std::env::var(name).ok())
     }
@@ -587,6 +612,16 @@ impl LimiterBuilder {
         if let Some(v) = lookup(env::HEADER_RETRY_AFTER_VALUE) {
             if v == "http-date" {
                 self.retry_after = RetryAfter::HttpDate;
+            }
+        }
+        if self.header_style == HeaderStyle::XRateLimit {
+            if let Some(v) = lookup(env::HEADER_STYLE) {
+                self.header_style =
+                    v.parse()
+                        .map_err(|e: UnknownHeaderStyle| BuildError::Environment {
+                            name: env::HEADER_STYLE,
+                            message: e.to_string(),
+                        })?;
             }
         }
         Ok(self)
@@ -712,6 +747,8 @@ impl LimiterBuilder {
             current_limits: self.current_limits,
             header_names: self.header_names,
             retry_after: self.retry_after,
+            header_style: self.header_style,
+            header_partition_key: self.header_partition_key,
             key_prefix: self.key_prefix,
             max_key_length: self.max_key_length,
             enabled: self.enabled,

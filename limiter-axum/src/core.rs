@@ -3,11 +3,12 @@
 //! on every request.
 
 use crate::check::failover::Failover;
+use crate::check::PartitionKeySecret;
 use crate::decl::{Limit, OnBreach};
 #[cfg(feature = "fault-injection")]
 use crate::fault::FaultSwitch;
 use crate::key::KeyFunc;
-use crate::options::{FailureMode, HeaderNames, RetryAfter};
+use crate::options::{FailureMode, HeaderNames, HeaderStyle, RetryAfter};
 use crate::Request;
 use axum::http::HeaderName;
 use limiter_core::{RateLimit, RateLimiter, StorageError, Strategy};
@@ -37,6 +38,9 @@ pub(crate) struct Core {
     pub(crate) current_limits: bool,
     pub(crate) header_names: HeaderNames,
     pub(crate) retry_after: RetryAfter,
+    pub(crate) header_style: HeaderStyle,
+    /// The secret of the IETF fields' partition keys; none are sent without it.
+    pub(crate) header_partition_key: Option<PartitionKeySecret>,
     pub(crate) key_prefix: String,
     /// Client keys longer than this are stored as their digest.
     pub(crate) max_key_length: usize,

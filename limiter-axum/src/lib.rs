@@ -14,6 +14,7 @@
 //! * [Exemptions](#exemptions)
 //! * [The 429 and the headers](#the-429-and-the-headers)
 //! * [When the storage fails](#when-the-storage-fails)
+//! * [Metrics and tracing](#metrics-and-tracing) (the `metrics` feature)
 //! * [How-to](#how-to): testing, per-user limits, failed logins, costs, proxies, several
 //!   instances, configuration from the environment, inspecting the limits
 //! * [Shadow mode](#shadow-mode): a limit counted and logged, never refused
@@ -32,6 +33,7 @@
 #![doc = include_str!("docs/options.md")]
 #![doc = include_str!("docs/responses.md")]
 #![doc = include_str!("docs/failures.md")]
+#![doc = include_str!("docs/metrics.md")]
 #![doc = include_str!("docs/how-to.md")]
 #![doc = include_str!("docs/shadow-mode.md")]
 #![doc = include_str!("docs/response-cost.md")]
@@ -78,7 +80,7 @@ pub use layer::{LayerBuilder, LimiterLayer, LimiterService, ResponseFuture};
 pub use limiter::Limiter;
 pub use limiter_core::{RateLimit, Strategy};
 pub use limiter_macros::{exempt, limit, shared_limit};
-pub use options::{FailureMode, HeaderNames, RetryAfter};
+pub use options::{FailureMode, HeaderNames, HeaderStyle, RetryAfter, UnknownHeaderStyle};
 pub use registration::UnroutedHandlers;
 pub use registry::{ConfigInfo, LimitInfo, LimitSource, RouteInfo};
 pub use routing::Router;

@@ -123,6 +123,7 @@ pub(crate) fn config_info(core: &Core) -> ConfigInfo {
         RetryAfter::HttpDate => "http-date",
     }
     .to_owned();
+    config.header_style = core.header_style.name().to_owned();
     config.fail_on_first_breach = core.fail_on_first_breach;
     config.shadow_mode = core.shadow_mode;
     config.failure_mode = match (&core.fallback, core.failure_mode) {

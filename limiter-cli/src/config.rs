@@ -112,6 +112,11 @@ pub async fn rows(manifest: &Manifest) -> Vec<[String; 3]> {
             env::HEADER_RETRY_AFTER_VALUE,
             config.retry_after.clone(),
         ),
+        row(
+            "Header style",
+            env::HEADER_STYLE,
+            config.header_style.clone(),
+        ),
     ]
 }
 

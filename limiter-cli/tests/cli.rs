@@ -459,6 +459,7 @@ Remaining header                                            X-RateLimit-Remainin
 Reset header                                                X-RateLimit-Reset
 Retry-After header                                          Retry-After
 Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE    delta-seconds
+Header style          RATELIMIT_HEADER_STYLE                x-ratelimit
 ";
 
 #[test]

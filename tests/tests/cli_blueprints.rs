@@ -203,6 +203,7 @@ Remaining header                                            x-ratelimit-remainin
 Reset header                                                x-ratelimit-reset
 Retry-After header                                          retry-after
 Retry-After value     RATELIMIT_HEADER_RETRY_AFTER_VALUE    delta-seconds
+Header style          RATELIMIT_HEADER_STYLE                x-ratelimit
 ";
 
 #[test]

@@ -8,7 +8,9 @@
 
 use super::entry::Entry;
 use super::headers::{header_limit, write_headers, HeaderInfo};
+use super::ietf_headers;
 use super::items::Item;
+use super::metrics;
 use super::prepare::{counted_hits, Ids, List, Prepared};
 use super::response::{breach_response, meta_response, request_limit, Breach};
 use super::route::ResolvedRoute;
@@ -82,9 +84,12 @@ pub(crate) fn decide_now(
         if !allowed {
             if core.shadow_mode {
                 shadow_breach(&route.endpoint, &rate, &prepared.default_key);
+                let scope = core.meta_limits[meta_index].scope.as_deref();
+                metrics::shadow_limited(route, scope.unwrap_or("meta"), &rate);
                 continue;
             }
             let stats = at_once(storage.window_stats_now(strategy, &rate, &ids), first)?;
+            metrics::meta_limited(route, meta_index, &rate);
             return Ok(meta_rejection(
                 core, prepared, meta_index, &rate, &ids, stats,
             ));
@@ -110,6 +115,9 @@ pub(crate) fn decide_now(
         }
         decisions
     };
+    metrics::decided(route, prepared.items, &decisions, |item| {
+        is_shadow(core.shadow_mode, &prepared.entries[item.entry].limit)
+    });
     match judge(core, &route.endpoint, prepared, &ids, &decisions) {
         Judged::Pass {
             header, current, ..
@@ -133,6 +141,7 @@ pub(crate) fn decide_now(
             }
             let (mut response, header) =
                 breach(core, prepared, &ids, index, decision, reported, &decisions);
+            let header = ietf_headers::attach(core, header, prepared, &ids, &decisions);
             write_headers(core, &mut response, header);
             Ok(Outcome::Reject(response))
         }
@@ -163,9 +172,12 @@ pub(crate) async fn decide(
         if !backend.test(&rate, &ids, 1).await? {
             if core.shadow_mode {
                 shadow_breach(&route.endpoint, &rate, &prepared.default_key);
+                let scope = core.meta_limits[meta_index].scope.as_deref();
+                metrics::shadow_limited(route, scope.unwrap_or("meta"), &rate);
                 continue;
             }
             let stats = backend.window_stats(&rate, &ids).await?;
+            metrics::meta_limited(route, meta_index, &rate);
             return Ok(meta_rejection(
                 core, prepared, meta_index, &rate, &ids, stats,
             ));
@@ -200,6 +212,9 @@ pub(crate) async fn decide(
     if has_deferred {
         decisions = with_deferred(backend, prepared, &ids, decisions).await?;
     }
+    metrics::decided(route, prepared.items, &decisions, |item| {
+        is_shadow(core.shadow_mode, &prepared.entries[item.entry].limit)
+    });
     match judge(core, &route.endpoint, prepared, &ids, &decisions) {
         Judged::Pass {
             header,
@@ -218,16 +233,18 @@ pub(crate) async fn decide(
             for rate in core.meta_limits.iter().flat_map(|meta| meta.rate_limits()) {
                 backend.acquire(rate, &prepared.meta_ids(), 1).await?;
             }
-            let (mut response, mut header) =
+            let (mut response, header) =
                 breach(core, prepared, &ids, index, decision, reported, &decisions);
+            let mut header = Some(header);
             if has_deferred {
                 let deferred = deferred_hits(prepared, &ids, Some(reported));
                 let due = due(prepared.entries, &deferred, &response, Answer::Limiter);
-                header = deduct(core, backend, due, Some(header))
-                    .await
-                    .unwrap_or(header);
+                header = deduct(core, backend, due, header).await;
             }
-            write_headers(core, &mut response, header);
+            if let Some(header) = header {
+                let header = ietf_headers::attach(core, header, prepared, &ids, &decisions);
+                write_headers(core, &mut response, header);
+            }
             Ok(Outcome::Reject(response))
         }
     }
@@ -334,6 +351,7 @@ fn judge(
     };
     let header =
         reported.map(|position| HeaderInfo::of(&items[position].rate, decisions[position]));
+    let header = header.map(|header| ietf_headers::attach(core, header, prepared, ids, decisions));
     // Flask-Limiter's `current_limits`: only built when handlers may ask for it, so the allowed
     // path stays free of these allocations otherwise.
     let current = core.current_limits.then(|| {
@@ -463,7 +481,8 @@ fn meta_rejection(
 ) -> Outcome {
     let meta = &core.meta_limits[meta_index];
     let mut response = meta_response(core, meta, rate, ids, stats, &prepared.head);
-    write_headers(core, &mut response, HeaderInfo::of_rejection(rate, stats));
+    let header = ietf_headers::meta_header(core, meta, rate, ids, stats);
+    write_headers(core, &mut response, header);
     Outcome::Reject(response)
 }
 
@@ -558,9 +577,9 @@ pub(crate) async fn deduct(
             tracing::error!(%error, "Failed to deduct rate limit. Swallowing error");
             continue;
         }
-        if let (true, Some(reported)) = (item.reported, header) {
+        if item.reported && header.is_some() {
             match backend.window_stats(&item.rate, &ids).await {
-                Ok(stats) => header = Some(reported.in_window(stats)),
+                Ok(stats) => header = header.map(|reported| reported.in_window(stats)),
                 Err(error) => {
                     tracing::error!(%error, "Failed to update rate limit headers. Swallowing error");
                 }

@@ -100,6 +100,7 @@ impl Failover {
             "rate limit storage unreachable: circuit breaker open, decisions go to the \
              fallback or the failure mode until a probe succeeds (first probe in 1 s)"
         );
+        super::metrics::fallback_active(true);
         self.probe_step.store(0, Ordering::Release);
         self.next_probe
             .store(self.after(Duration::from_secs(1)), Ordering::Release);
@@ -137,6 +138,7 @@ impl Failover {
         self.probe_step.store(0, Ordering::Release);
         if self.down.swap(false, Ordering::AcqRel) {
             tracing::info!("rate limit storage recovered: circuit breaker closed");
+            super::metrics::fallback_active(false);
         }
     }
 

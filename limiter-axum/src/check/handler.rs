@@ -6,6 +6,7 @@ use super::failover::breaker_open_response;
 use super::future::LimitFuture;
 use super::headers::{write_headers, HeaderInfo};
 use super::items::BuiltItems;
+use super::metrics;
 use super::prepare::prepare;
 use super::response::{status_response, storage_failure};
 use super::response_cost::take_response_cost;
@@ -103,7 +104,7 @@ pub(crate) fn check_now(cell: &HandlerCell, request: &Request) -> Immediate {
     if prepared.missing_peer {
         return Immediate::Respond(missing_peer(request));
     }
-    let failed = match decide_now(route, &prepared) {
+    let failed = match metrics::decision_now(route, || decide_now(route, &prepared)) {
         Ok(Outcome::Pass {
             header, current, ..
         }) => {
@@ -178,7 +179,8 @@ where
     if prepared.missing_peer {
         return missing_peer(&request);
     }
-    let mut outcome = decide(route, &prepared, backend).await;
+    let mut outcome =
+        metrics::decision(route, in_fallback, decide(route, &prepared, backend)).await;
     // Both borrow the request, which the handler gets next.
     drop(prepared);
     drop(built);
@@ -194,7 +196,8 @@ where
                 in_fallback = true;
                 let mut built = BuiltItems::new();
                 let prepared = prepare(route, &request, in_fallback, &mut built);
-                outcome = decide(route, &prepared, backend).await;
+                outcome =
+                    metrics::decision(route, in_fallback, decide(route, &prepared, backend)).await;
             }
         }
     }

@@ -1,16 +1,19 @@
 //! The rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`, `Retry-After`): which
-//! limit they report, and writing them on a response.
+//! limit they report, and writing them on a response (with the IETF fields of
+//! [`ietf_headers`](super::ietf_headers), when the limiter sends those).
 
+use super::ietf_headers::{self, IetfFields};
 use crate::core::Core;
-use crate::options::RetryAfter;
+use crate::options::{HeaderStyle, RetryAfter};
 use crate::Response;
 use axum::http::HeaderValue;
 use limiter_core::{Decision, RateLimit, Timestamp, WindowStats};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What the rate-limit headers of a response report: one limit after the request's hit.
-#[derive(Clone, Copy)]
+/// What the rate-limit headers of a response report: one limit after the request's hit (and,
+/// when the limiter sends them, the IETF fields of every limit).
+#[derive(Clone)]
 pub(crate) struct HeaderInfo {
     amount: u64,
     remaining: u64,
@@ -19,6 +22,8 @@ pub(crate) struct HeaderInfo {
     /// client back before the reset. Decided by the limit, not by the response's status (a
     /// handler may answer 429 itself, an `on_breach` callback may answer something else).
     rejected: bool,
+    /// Boxed: a pointer that stays null unless the IETF fields are sent.
+    ietf: Option<Box<IetfFields>>,
 }
 
 impl HeaderInfo {
@@ -29,6 +34,7 @@ impl HeaderInfo {
             remaining: decision.remaining,
             reset_at: decision.reset_at,
             rejected: !decision.allowed,
+            ietf: None,
         }
     }
 
@@ -39,6 +45,7 @@ impl HeaderInfo {
             remaining: stats.remaining,
             reset_at: stats.reset_at,
             rejected: true,
+            ietf: None,
         }
     }
 
@@ -49,6 +56,12 @@ impl HeaderInfo {
             reset_at: stats.reset_at,
             ..self
         }
+    }
+
+    /// These headers with the IETF fields `ietf`.
+    pub(crate) fn with_ietf(mut self, ietf: Option<IetfFields>) -> Self {
+        self.ietf = ietf.map(Box::new);
+        self
     }
 }
 
@@ -118,12 +131,22 @@ pub(crate) fn write_headers(core: &Core, response: &mut Response, header: Header
         .and_then(|text| existing_retry_at(text, now));
     let retry_at = existing.map_or(reset, |existing| existing.max(reset));
     let rejected = header.rejected;
+    if let Some(fields) = &header.ietf {
+        ietf_headers::write(response, fields);
+    }
+    let x_ratelimit = core.header_style != HeaderStyle::Ietf;
+    // With the IETF fields alone, `Retry-After` is only sent on a 429.
+    if !x_ratelimit && !rejected {
+        return;
+    }
     let headers = response.headers_mut();
-    // Room for the four headers at once rather than growing the map as they come.
-    headers.reserve(4);
-    headers.append(&names.limit, number_header(header.amount));
-    headers.append(&names.remaining, number_header(header.remaining));
-    headers.append(&names.reset, HeaderValue::from(reset));
+    if x_ratelimit {
+        // Room for the four headers at once rather than growing the map as they come.
+        headers.reserve(4);
+        headers.append(&names.limit, number_header(header.amount));
+        headers.append(&names.remaining, number_header(header.remaining));
+        headers.append(&names.reset, HeaderValue::from(reset));
+    }
     let retry_value = match core.retry_after {
         RetryAfter::DeltaSeconds => {
             let now = now

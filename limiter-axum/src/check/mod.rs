@@ -45,6 +45,8 @@
 //! headers.rs     X-RateLimit-* and Retry-After on either
 //! response_cost.rs  ResponseCost: the cost a handler sets, charged after its response
 //! shadow.rs      a shadow (dry-run) limit's breach: logged, the request passes
+//! ietf_headers.rs  the IETF RateLimit and RateLimit-Policy fields, when enabled
+//! metrics.rs     counters, storage durations and debug spans (the `metrics` feature)
 //! future.rs      LimitFuture: the handler's future, a ready response, or the boxed check
 //! ```
 //!
@@ -58,7 +60,9 @@ pub(crate) mod failover;
 mod future;
 mod handler;
 mod headers;
+mod ietf_headers;
 mod items;
+mod metrics;
 mod prepare;
 mod response;
 mod response_cost;
@@ -69,5 +73,6 @@ pub(crate) use entry::{Entry, EntryKind};
 pub(crate) use handler::LimitedHandler;
 pub(crate) use handler::{check_later, check_now, Immediate};
 pub(crate) use headers::{write_headers, HeaderInfo};
+pub(crate) use ietf_headers::PartitionKeySecret;
 pub use response_cost::ResponseCost;
 pub(crate) use route::{HandlerCell, ResolvedRoute};

@@ -3,6 +3,7 @@
 
 use super::entry::Entry;
 use super::items::{plan, Item};
+use super::metrics::RouteMetrics;
 use crate::core::Core;
 use std::sync::{Arc, OnceLock};
 
@@ -20,6 +21,9 @@ pub(crate) struct ResolvedRoute {
     /// Whether a limit of `entries` counts after the response (`deduct_when`), so that the check
     /// must wait for the handler, or the limiter's key function is async.
     pub(crate) deferred: bool,
+    /// The route's metric handles (empty without the `metrics` feature).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) metrics: RouteMetrics,
 }
 
 impl ResolvedRoute {
@@ -35,6 +39,7 @@ impl ResolvedRoute {
         let async_key = core.async_key.is_some();
         ResolvedRoute {
             core,
+            metrics: RouteMetrics::new(&endpoint),
             endpoint,
             plan: plan(&entries),
             deferred: async_key

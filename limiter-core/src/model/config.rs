@@ -42,6 +42,8 @@ pub struct ConfigInfo {
     pub header_names: HeaderNames,
     /// `RATELIMIT_HEADER_RETRY_AFTER_VALUE`: `delta-seconds` or `http-date`.
     pub retry_after: String,
+    /// `RATELIMIT_HEADER_STYLE`: `x-ratelimit`, `ietf` (the IETF `RateLimit` fields) or `both`.
+    pub header_style: String,
     /// `RATELIMIT_FAIL_ON_FIRST_BREACH`.
     pub fail_on_first_breach: bool,
     /// `RATELIMIT_SHADOW_MODE`: every limit counted and logged, none refusing.
@@ -79,6 +81,7 @@ impl Default for ConfigInfo {
             headers_enabled: false,
             header_names: HeaderNames::default(),
             retry_after: "delta-seconds".to_owned(),
+            header_style: "x-ratelimit".to_owned(),
             fail_on_first_breach: true,
             shadow_mode: false,
             failure_mode: "fail-closed".to_owned(),

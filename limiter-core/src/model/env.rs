@@ -41,9 +41,11 @@ pub const MAX_KEY_LENGTH: &str = "RATELIMIT_MAX_KEY_LENGTH";
 /// Shadow mode (dry run) for every limit: counted and logged, nothing refused. Not
 /// Flask-Limiter's.
 pub const SHADOW_MODE: &str = "RATELIMIT_SHADOW_MODE";
+/// Which rate-limit header fields are sent (`x-ratelimit`, `ietf` or `both`); not Flask-Limiter's.
+pub const HEADER_STYLE: &str = "RATELIMIT_HEADER_STYLE";
 
 /// Every variable `from_env` reads, in the order it reads them.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 16] = [
     ENABLED,
     DEFAULT,
     APPLICATION,
@@ -59,4 +61,5 @@ pub const ALL: [&str; 15] = [
     MAX_KEY_LENGTH,
     SHADOW_MODE,
     HEADER_RETRY_AFTER_VALUE,
+    HEADER_STYLE,
 ];
