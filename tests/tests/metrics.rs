@@ -127,6 +127,8 @@ async fn storage_errors_and_the_fallback_are_counted() {
         Limiter::new(get_remote_address)
             .default_limits(["50 per minute"])
             .in_memory_fallback_enabled(true)
+            // The gauge follows the circuit breaker: opened here by the first failure.
+            .storage_failures_to_open(1)
             .fault_switch(switch.clone()),
         Router::new().route("/failing", get(failing)),
     )

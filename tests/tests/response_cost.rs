@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use limiter_axum::routing::post;
 use limiter_axum::{
     get_remote_address, limit, Limit, Limiter, LimiterBuilder, ResponseCost, Router, Strategy,
+    UnroutedHandlers,
 };
 use limiter_tests::{serve, Reply, Server};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +16,8 @@ use std::sync::Arc;
 
 /// Builds the limiter (memory storage, or Redis from `response_cost_redis.rs`) and serves `router`.
 async fn app(builder: LimiterBuilder, router: Router) -> Server {
+    // Each test routes only some of this binary's attributed handlers.
+    let builder = builder.unrouted_handlers(UnroutedHandlers::Allow);
     let limiter = limiter_tests::build_limiter(builder, module_path!()).await;
     serve(router.with_limiter(&limiter).unwrap()).await
 }

@@ -4,7 +4,9 @@
 //! passes. On memory storage here, on Redis when `shadow_mode_redis.rs` runs the same tests.
 
 use limiter_axum::routing::get;
-use limiter_axum::{get_remote_address, limit, Limit, Limiter, LimiterBuilder, Router};
+use limiter_axum::{
+    get_remote_address, limit, Limit, Limiter, LimiterBuilder, Router, UnroutedHandlers,
+};
 use limiter_tests::{serve, Server};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,8 @@ async fn ok() -> &'static str {
 
 /// Builds the limiter (memory storage, or Redis from `shadow_mode_redis.rs`) and serves `router`.
 async fn app(builder: LimiterBuilder, router: Router) -> (Limiter, Server) {
+    // Each test routes only some of this binary's attributed handlers.
+    let builder = builder.unrouted_handlers(UnroutedHandlers::Allow);
     let limiter = limiter_tests::build_limiter(builder, module_path!()).await;
     let app = router.with_limiter(&limiter).unwrap();
     (limiter, serve(app).await)
