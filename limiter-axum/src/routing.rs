@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+mod method_layers;
 mod options;
 mod plain;
 
