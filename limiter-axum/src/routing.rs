@@ -50,6 +50,8 @@ impl<S: Clone> Clone for HandlerEntry<S> {
 /// The builder methods [`limit`](Self::limit), [`shared_limit`](Self::shared_limit),
 /// [`exempt`](Self::exempt), [`exempt_with`](Self::exempt_with) and [`name`](Self::name) apply to
 /// the handler added **last**, and do exactly what the attributes do (one implementation).
+/// [`layer`](Self::layer), [`route_layer`](Self::route_layer) and
+/// [`with_state`](Self::with_state) apply to every handler added so far, as axum's do.
 ///
 /// ```
 /// use limiter_axum::routing::get;

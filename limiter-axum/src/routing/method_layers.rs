@@ -21,7 +21,8 @@ where
     /// Wraps the handlers added so far in `layer` (as axum's
     /// [`MethodRouter::layer`](axum::routing::MethodRouter::layer)): handlers chained after this
     /// call are not wrapped, and a request to a method none of them routes (axum's
-    /// `405 Method Not Allowed`) goes through it too.
+    /// `405 Method Not Allowed`) goes through it too, as long as no handler is chained after it
+    /// (the path's `405` is answered by its last handler's axum method router).
     ///
     /// The layer runs **before** the limiter's check, because the check belongs to the handler
     /// (as Flask-Limiter's decorator belongs to the view), and a layer wraps the handler whole:
