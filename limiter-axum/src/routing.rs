@@ -23,6 +23,20 @@ mod plain;
 /// [`Router::route`] (a method router added at two paths gets two checks).
 type MakeRouter<S> = Arc<dyn Fn(Arc<HandlerCell>) -> axum::routing::MethodRouter<S> + Send + Sync>;
 
+/// Gives the automatic `OPTIONS` answer of a path (stateless) the layers and state its
+/// [`MethodRouter`] was given, as axum's `layer` gives them to the answer it would make instead
+/// (its `405`).
+type WrapAutomatic<S> =
+    Arc<dyn Fn(axum::routing::MethodRouter<()>) -> axum::routing::MethodRouter<S> + Send + Sync>;
+
+/// The automatic `OPTIONS` answer as it is, with no layer.
+fn bare_automatic<S>() -> WrapAutomatic<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Arc::new(|router| router.with_state(()))
+}
+
 pub(crate) struct HandlerEntry<S> {
     pub(crate) make_router: MakeRouter<S>,
     pub(crate) methods: Vec<Method>,
@@ -65,12 +79,16 @@ impl<S: Clone> Clone for HandlerEntry<S> {
 /// ```
 pub struct MethodRouter<S = ()> {
     pub(crate) handlers: Vec<HandlerEntry<S>>,
+    /// What [`layer`](Self::layer) and [`with_state`](Self::with_state) do to the path's
+    /// automatic `OPTIONS` answer.
+    pub(crate) automatic: WrapAutomatic<S>,
 }
 
 impl<S: Clone> Clone for MethodRouter<S> {
     fn clone(&self) -> Self {
         MethodRouter {
             handlers: self.handlers.clone(),
+            automatic: self.automatic.clone(),
         }
     }
 }
@@ -147,6 +165,7 @@ where
 {
     MethodRouter {
         handlers: vec![entry(Some(filter), handler, filter_methods(filter))],
+        automatic: bare_automatic(),
     }
 }
 
@@ -159,6 +178,7 @@ where
 {
     MethodRouter {
         handlers: vec![entry(None, handler, every_method())],
+        automatic: bare_automatic(),
     }
 }
 
@@ -268,7 +288,8 @@ where
         self
     }
 
-    /// Adds the handlers of `other` (as axum's `MethodRouter::merge`).
+    /// Adds the handlers of `other` (as axum's `MethodRouter::merge`). The path's automatic
+    /// `OPTIONS` answer keeps the layers given to this method router, not `other`'s.
     pub fn merge(mut self, other: MethodRouter<S>) -> Self {
         self.handlers.extend(other.handlers);
         self
@@ -437,7 +458,7 @@ where
     pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
         let mut merged: Option<axum::routing::MethodRouter<S>> = None;
         let automatic = if self.automatic_options && !self.has_automatic_options(path) {
-            options::automatic_options(path, &method_router.handlers)
+            options::automatic_options(path, &method_router.handlers, &method_router.automatic)
         } else {
             None
         };

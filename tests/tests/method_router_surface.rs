@@ -222,3 +222,63 @@ async fn a_method_router_with_its_own_state_joins_a_router_with_another() {
     assert_eq!(server.get("/greet").await.status, 429);
     assert_eq!(server.get("/number").await.body, "7");
 }
+
+#[tokio::test]
+async fn a_layer_sees_the_automatic_options_answer_and_a_route_layer_does_not() {
+    let limiter = limiter().await;
+    let app = Router::new()
+        .route(
+            "/layered",
+            get(ok)
+                .name("layered")
+                .limit("1 per minute")
+                .layer(from_fn(tag)),
+        )
+        .route(
+            "/routed",
+            // Its own endpoint: two routes to one function share its counters, as in Flask.
+            get(ok)
+                .name("routed")
+                .limit("1 per minute")
+                .route_layer(from_fn(tag)),
+        )
+        .with_limiter(&limiter)
+        .unwrap();
+    let server = serve(app).await;
+    // Where axum would answer 405, `layer` wraps the answer and `route_layer` does not.
+    let preflight = server.request(Method::OPTIONS, "/layered", &[]).await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(preflight.header("x-layer"), Some("seen"));
+    let preflight = server.request(Method::OPTIONS, "/routed", &[]).await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("x-layer"), None);
+    // Neither answer consumed the routes' own limits.
+    assert_eq!(server.statuses("/layered", 2).await, [200, 429]);
+    assert_eq!(server.statuses("/routed", 2).await, [200, 429]);
+}
+
+#[tokio::test]
+async fn a_stateful_method_router_keeps_its_layer_on_the_automatic_options_answer() {
+    let limiter = limiter().await;
+    let greeting: MethodRouter = get(greet)
+        .limit("1 per minute")
+        .layer(from_fn(tag))
+        .with_state("world");
+    let app = Router::new()
+        .route("/greet", greeting)
+        .with_limiter(&limiter)
+        .unwrap();
+    let server = serve(app).await;
+    let preflight = server.request(Method::OPTIONS, "/greet", &[]).await;
+    assert_eq!(
+        (preflight.status, preflight.header("x-layer")),
+        (200, Some("seen"))
+    );
+    let reply = server.get("/greet").await;
+    assert_eq!(
+        (reply.body.as_str(), reply.header("x-layer")),
+        ("hello world", Some("seen"))
+    );
+    assert_eq!(server.get("/greet").await.status, 429);
+}

@@ -6,7 +6,7 @@
 //! layer given here wraps the check: it runs **before** the limiter's check on the way in and
 //! sees the check's answer, a `429` included, on the way out.
 
-use super::{HandlerEntry, MakeRouter, MethodRouter};
+use super::{HandlerEntry, MakeRouter, MethodRouter, WrapAutomatic};
 use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::Route;
@@ -31,9 +31,10 @@ where
     /// by itself (an authentication layer's `401`, say) never reaches the check and costs
     /// nothing. The route's limits stay as they were, in the registry too.
     ///
-    /// Flask's automatic `OPTIONS` answer (see [`Router::automatic_options`](super::Router::automatic_options))
-    /// is not one of the handlers, and is not wrapped: give a layer that must see it, such as
-    /// tower-http's `CorsLayer`, to the [`Router`](super::Router) instead.
+    /// Flask's automatic `OPTIONS` answer of the path (see
+    /// [`Router::automatic_options`](super::Router::automatic_options)), which stands where axum
+    /// would answer `405`, goes through the layer too: tower-http's `CorsLayer` given here sees
+    /// the preflights.
     ///
     /// ```
     /// use axum::http::HeaderValue;
@@ -69,12 +70,17 @@ where
         <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
-        self.wrap(move |router| router.layer(layer.clone()))
+        let automatic = self.automatic.clone();
+        let for_automatic = layer.clone();
+        let mut wrapped = self.wrap(move |router| router.layer(layer.clone()));
+        wrapped.automatic = Arc::new(move |router| automatic(router).layer(for_automatic.clone()));
+        wrapped
     }
 
     /// Wraps the handlers added so far in `layer`, but not the answer to a method none of them
     /// routes (as axum's [`MethodRouter::route_layer`](axum::routing::MethodRouter::route_layer):
-    /// a `405 Method Not Allowed` does not go through it).
+    /// a `405 Method Not Allowed` does not go through it, nor does Flask's automatic `OPTIONS`
+    /// answer, which stands in its place).
     ///
     /// As with [`layer`](Self::layer), the layer runs **before** the limiter's check, which
     /// belongs to the handler: it sees the refused requests and their `429` too, and a request
@@ -143,6 +149,10 @@ where
     where
         S2: Clone + Send + Sync + 'static,
     {
+        let automatic = self.automatic;
+        let automatic_state = state.clone();
+        let automatic: WrapAutomatic<S2> =
+            Arc::new(move |router| automatic(router).with_state(automatic_state.clone()));
         let handlers = self
             .handlers
             .into_iter()
@@ -160,7 +170,10 @@ where
                 }
             })
             .collect();
-        MethodRouter { handlers }
+        MethodRouter {
+            handlers,
+            automatic,
+        }
     }
 
     /// Applies `wrap` to the axum method router of every handler added so far, when
