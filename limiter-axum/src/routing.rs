@@ -15,12 +15,27 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+mod method_layers;
 mod options;
 mod plain;
 
 /// Builds axum's method router of a handler around its route's check, once per
 /// [`Router::route`] (a method router added at two paths gets two checks).
 type MakeRouter<S> = Arc<dyn Fn(Arc<HandlerCell>) -> axum::routing::MethodRouter<S> + Send + Sync>;
+
+/// Gives the automatic `OPTIONS` answer of a path (stateless) the layers and state its
+/// [`MethodRouter`] was given, as axum's `layer` gives them to the answer it would make instead
+/// (its `405`).
+type WrapAutomatic<S> =
+    Arc<dyn Fn(axum::routing::MethodRouter<()>) -> axum::routing::MethodRouter<S> + Send + Sync>;
+
+/// The automatic `OPTIONS` answer as it is, with no layer.
+fn bare_automatic<S>() -> WrapAutomatic<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Arc::new(|router| router.with_state(()))
+}
 
 pub(crate) struct HandlerEntry<S> {
     pub(crate) make_router: MakeRouter<S>,
@@ -49,6 +64,8 @@ impl<S: Clone> Clone for HandlerEntry<S> {
 /// The builder methods [`limit`](Self::limit), [`shared_limit`](Self::shared_limit),
 /// [`exempt`](Self::exempt), [`exempt_with`](Self::exempt_with) and [`name`](Self::name) apply to
 /// the handler added **last**, and do exactly what the attributes do (one implementation).
+/// [`layer`](Self::layer), [`route_layer`](Self::route_layer) and
+/// [`with_state`](Self::with_state) apply to every handler added so far, as axum's do.
 ///
 /// ```
 /// use limiter_axum::routing::get;
@@ -62,12 +79,16 @@ impl<S: Clone> Clone for HandlerEntry<S> {
 /// ```
 pub struct MethodRouter<S = ()> {
     pub(crate) handlers: Vec<HandlerEntry<S>>,
+    /// What [`layer`](Self::layer) and [`with_state`](Self::with_state) do to the path's
+    /// automatic `OPTIONS` answer.
+    pub(crate) automatic: WrapAutomatic<S>,
 }
 
 impl<S: Clone> Clone for MethodRouter<S> {
     fn clone(&self) -> Self {
         MethodRouter {
             handlers: self.handlers.clone(),
+            automatic: self.automatic.clone(),
         }
     }
 }
@@ -144,6 +165,7 @@ where
 {
     MethodRouter {
         handlers: vec![entry(Some(filter), handler, filter_methods(filter))],
+        automatic: bare_automatic(),
     }
 }
 
@@ -156,6 +178,7 @@ where
 {
     MethodRouter {
         handlers: vec![entry(None, handler, every_method())],
+        automatic: bare_automatic(),
     }
 }
 
@@ -265,7 +288,8 @@ where
         self
     }
 
-    /// Adds the handlers of `other` (as axum's `MethodRouter::merge`).
+    /// Adds the handlers of `other` (as axum's `MethodRouter::merge`). The path's automatic
+    /// `OPTIONS` answer keeps the layers given to this method router, not `other`'s.
     pub fn merge(mut self, other: MethodRouter<S>) -> Self {
         self.handlers.extend(other.handlers);
         self
@@ -434,7 +458,7 @@ where
     pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
         let mut merged: Option<axum::routing::MethodRouter<S>> = None;
         let automatic = if self.automatic_options && !self.has_automatic_options(path) {
-            options::automatic_options(path, &method_router.handlers)
+            options::automatic_options(path, &method_router.handlers, &method_router.automatic)
         } else {
             None
         };

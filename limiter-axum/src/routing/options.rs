@@ -7,7 +7,7 @@
 //! checked as its own route, resolved with no limits of its own, so a CORS preflight can never
 //! consume a route's own limits.
 
-use super::HandlerEntry;
+use super::{HandlerEntry, WrapAutomatic};
 use crate::check::{HandlerCell, LimitedHandler};
 use crate::exemption::ExemptionScope;
 use crate::resolve::RouteRecord;
@@ -23,9 +23,12 @@ use std::sync::Arc;
 /// and blueprint limits share their counters with that handler. When that handler has limits of
 /// its own, Flask's `before_request` skips defaults and blueprint limits for it
 /// (`before_ctx`), and so does its automatic answer: only application limits remain.
+///
+/// `wrap` gives it the layers and state of the path's method router.
 pub(super) fn automatic_options<S>(
     path: &str,
     handlers: &[HandlerEntry<S>],
+    wrap: &WrapAutomatic<S>,
 ) -> Option<(RouteRecord, axum::routing::MethodRouter<S>)>
 where
     S: Clone + Send + Sync + 'static,
@@ -53,10 +56,10 @@ where
         let allow = allow.clone();
         async move { (StatusCode::OK, [(ALLOW, allow)]) }
     };
-    let router = axum::routing::on(
+    let router = wrap(axum::routing::on(
         MethodFilter::OPTIONS,
         LimitedHandler::new(answer, cell.clone()),
-    );
+    ));
     let record = RouteRecord {
         path: path.to_owned(),
         name: first.name.clone().unwrap_or_else(|| path.to_owned()),
