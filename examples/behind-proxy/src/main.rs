@@ -19,6 +19,7 @@
 use limiter_axum::routing::get;
 use limiter_axum::{ForwardedKey, Limiter, ProxyHeader, Request, Router};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 fn key() -> ForwardedKey {
     ForwardedKey::new()
@@ -38,6 +39,13 @@ async fn whoami(request: Request) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(key())
         .default_limits(["2 per minute"])
         .build()

@@ -33,6 +33,7 @@ use axum::routing::MethodFilter;
 use limiter_axum::routing::{get, on};
 use limiter_axum::{exempt, get_remote_address, limit, shared_limit, Limit, Limiter, Router};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 async fn fast() -> &'static str {
     "fast"
@@ -82,6 +83,13 @@ async fn exc() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(get_remote_address)
         .default_limits(["200 per day", "50 per hour"])
         .application_limits(["1000 per day"])

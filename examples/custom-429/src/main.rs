@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, Limiter, RequestLimit, Response, Router};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 async fn hello() -> &'static str {
     "hello\n"
@@ -30,6 +31,13 @@ fn json_429(limit: &RequestLimit) -> Option<Response> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(get_remote_address)
         .default_limits(["2 per minute"])
         .on_breach(json_429)

@@ -13,6 +13,7 @@ use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, key_fn, Limit, Limiter, Request, Router};
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
@@ -24,6 +25,13 @@ async fn api() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(get_remote_address).build().await?;
     let per_tier = Limit::dynamic(|request| match header(request, "x-tier") {
         Some("gold") => Cow::Borrowed("5 per minute"),

@@ -26,6 +26,7 @@
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, limit, Limiter, Router, Strategy};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 /// 10 per second: one every 100 ms, up to 10 at once after a pause.
 #[limit("10 per second")]
@@ -39,6 +40,13 @@ async fn smooth() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     // The strategy for the whole limiter; `Strategy::Gcra { burst: NonZeroU64::new(n) }` sets the
     // burst of every limit in code instead.
     let limiter = Limiter::new(get_remote_address)

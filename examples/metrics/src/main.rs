@@ -20,6 +20,7 @@ use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, Limiter, Router};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 async fn hello() -> &'static str {
     "hello\n"
@@ -27,6 +28,13 @@ async fn hello() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     // The recorder first: the limiter registers its metrics with the recorder installed when
     // each is first used.
     let registry = PrometheusBuilder::new().install_recorder()?;

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
+use tracing_subscriber::EnvFilter;
 
 /// The app's state.
 struct AppState {
@@ -47,6 +48,13 @@ fn users() -> Router<Arc<AppState>> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let state = Arc::new(AppState {
         greeting: "hello".to_owned(),
     });

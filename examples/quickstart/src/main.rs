@@ -4,6 +4,7 @@
 use limiter_axum::routing::get;
 use limiter_axum::{exempt, get_remote_address, limit, Limiter, Router, Strategy};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 #[limit("1 per day")]
 async fn slow() -> &'static str {
@@ -21,6 +22,13 @@ async fn ping() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(get_remote_address)
         .default_limits(["2 per minute", "1 per second"])
         .storage_uri("memory://") // or redis://, redis+cluster://, memcached://, mongodb://

@@ -13,6 +13,7 @@
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, Limiter, Router, Strategy};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 async fn count() -> &'static str {
     "counted in redis\n"
@@ -20,6 +21,13 @@ async fn count() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     // What is printed: the URI with its password (if any) masked.
     let shown = limiter_core::uri::masked(&url);

@@ -24,6 +24,7 @@ use axum::response::IntoResponse;
 use limiter_axum::routing::post;
 use limiter_axum::{get_remote_address, limit, Limit, Limiter, Response, ResponseCost, Router};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 /// The tokens the answer to `prompt` takes: ten per word of the prompt, a stand-in for a model
 /// call that reports its usage.
@@ -55,6 +56,13 @@ async fn proxy(prompt: String) -> Response {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(get_remote_address)
         .headers_enabled(true)
         .response_cost_header(HeaderName::from_static("x-tokens-used"))

@@ -20,6 +20,7 @@
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, limit, Limit, Limiter, Router};
 use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
 
 /// Enforced: 100 per hour. Being rolled out: 3 per minute.
 #[limit("100 per hour")]
@@ -34,8 +35,13 @@ async fn export() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The shadow breaches are `WARN` events; the client's key is logged only at `DEBUG`.
-    tracing_subscriber::fmt().init();
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(get_remote_address)
         .headers_enabled(true)
         .from_env()?

@@ -4,9 +4,17 @@
 //! `limiter --app target/debug/tonic-greeter limits` lists the RPCs' limits.
 
 use limiter_axum::Limiter;
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs on stderr, `RUST_LOG` to filter (default `info`): storage failures, the circuit
+    // breaker's transitions, shadow breaches; `RUST_LOG=limiter_axum=debug` shows each decision.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let limiter = Limiter::new(tonic_example::grpc_peer)
         .default_limits(["10 per minute"])
         .headers_enabled(true)
