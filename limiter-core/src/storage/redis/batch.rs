@@ -16,7 +16,7 @@
 use super::scripts::{Call, Records, Request, ScriptHit};
 use super::storage::{Inner, RedisStorage};
 use crate::strategy::Strategy;
-use redis::RedisResult;
+use redis::{RedisError, RedisResult};
 use std::sync::Weak;
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
@@ -125,7 +125,9 @@ async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
     // reconnecting connection must not outlive them.
     let dealt = match tokio::time::timeout(storage.inner.timeout, storage.eval(&call)).await {
         Ok(dealt) => dealt,
-        Err(_) => return,
+        // A request whose own timer fires in the same tick may still listen: it must hear of a
+        // timeout, not of a task that stopped.
+        Err(_) => Err(timed_out()),
     };
     match dealt {
         Ok(dealt) => {
@@ -139,5 +141,39 @@ async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
                 let _ = reply.send(Err(error.clone()));
             }
         }
+    }
+}
+
+/// The error a coalesced call that ran out of time gives each request: a timeout, which
+/// [`bounded`](super::errors::bounded) reports as [`StorageError::Timeout`](crate::StorageError::Timeout).
+fn timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the rate-limit script call timed out",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timed_out;
+    use crate::storage::error::StorageError;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_coalesced_call_that_times_out_reads_as_a_timeout() {
+        let timeout = Duration::from_millis(5);
+        let reported =
+            super::super::errors::bounded("redis", timeout, async { Err::<(), _>(timed_out()) })
+                .await;
+        assert!(
+            matches!(
+                reported,
+                Err(StorageError::Timeout {
+                    backend: "redis",
+                    ..
+                })
+            ),
+            "{reported:?}"
+        );
     }
 }
