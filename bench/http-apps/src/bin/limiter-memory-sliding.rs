@@ -1,6 +1,4 @@
 //! Our quickstart shape on memory storage, SlidingWindowCounter strategy, two default limits never reached.
-// The limiter's start-up future nests deeper than rustc's default layout query depth (128).
-#![recursion_limit = "256"]
 
 use http_bench_apps::{limiter_app, serve, NEVER_REACHED};
 

@@ -1,8 +1,6 @@
 //! Our 429 path on Redis (`$LIMITER_BENCH_REDIS_URL`) with the over-limit cache on: `1 per day`,
 //! fixed window, so every request after the first (sent during the warm-up) is rejected, and
 //! after the first rejection answered from the process's cache without a round trip.
-// The limiter's start-up future nests deeper than rustc's default layout query depth (128).
-#![recursion_limit = "256"]
 
 use http_bench_apps::{limiter_router, redis_url, serve};
 use limiter_axum::{get_remote_address, Limiter, Strategy};

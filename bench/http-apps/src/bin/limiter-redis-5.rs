@@ -1,6 +1,4 @@
 //! Five limits per request on Redis (`$LIMITER_BENCH_REDIS_URL`), fixed window, never reached.
-// The limiter's start-up future nests deeper than rustc's default layout query depth (128).
-#![recursion_limit = "256"]
 
 use http_bench_apps::{limiter_app, redis_url, serve};
 

@@ -1,7 +1,5 @@
 //! Three limits per request on Redis Cluster (`$LIMITER_BENCH_REDIS_CLUSTER_URL`, a
 //! `redis+cluster://` URI), fixed window, never reached: one call per slot.
-// The limiter's start-up future nests deeper than rustc's default layout query depth (128).
-#![recursion_limit = "256"]
 
 use http_bench_apps::{limiter_app, serve};
 

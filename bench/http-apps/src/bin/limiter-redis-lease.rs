@@ -1,7 +1,5 @@
 //! One limit per request on Redis (`$LIMITER_BENCH_REDIS_URL`), fixed window, never reached, in
 //! lease mode with the default lease (a tenth of what remains, at most 100 units, 1 s).
-// The limiter's start-up future nests deeper than rustc's default layout query depth (128).
-#![recursion_limit = "256"]
 
 use http_bench_apps::{limiter_router, redis_url, serve};
 use limiter_axum::{get_remote_address, Limiter, Strategy};

@@ -222,7 +222,11 @@ impl RedisStorageBuilder {
                 .unwrap_or(timeout),
             command: timeout,
         };
-        let connection = match open(backend, parsed.clone(), timeouts, self.tls.clone()).await {
+        // Boxed, once at start-up: the client's connect futures nest deep, and inline they took
+        // the layout of every future awaiting `build` (the app's `main` included) to about 100
+        // of rustc's 128 query levels, past them with a few more layers or another toolchain.
+        let opening = Box::pin(open(backend, parsed.clone(), timeouts, self.tls.clone()));
+        let connection = match opening.await {
             Ok(connection) => connection,
             Err(error) if self.lazy && error.connect_failure().is_some() => {
                 tracing::warn!(
