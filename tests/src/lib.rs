@@ -161,6 +161,8 @@ pub fn cargo_binary(binary: &str) -> std::path::PathBuf {
 
 pub mod suite;
 
+mod app_process;
+pub use app_process::{start_app, Running};
 mod private_redis;
 pub use private_redis::{free_port, PrivateRedis};
 /// The strategies Python's `limits` (and so Flask-Limiter) has: every one but GCRA. For the
@@ -369,4 +371,16 @@ pub async fn build_limiter(
         None => builder,
     };
     builder.build().await.expect("build the limiter")
+}
+
+/// Builds the limiter as [`build_limiter`] does (memory, or Redis from a `*_redis.rs` file; the
+/// caller's `module_path!()` as `module`) and serves `router` under it over real HTTP.
+pub async fn serve_limited(
+    builder: limiter_axum::LimiterBuilder,
+    router: limiter_axum::Router,
+    module: &str,
+) -> (limiter_axum::Limiter, Server) {
+    let limiter = build_limiter(builder, module).await;
+    let app = router.with_limiter(&limiter).expect("a valid router");
+    (limiter, serve(app).await)
 }

@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use axum::http::Method;
 use limiter_axum::routing::get;
 use limiter_axum::{global_key, Limiter, Router};
-use limiter_tests::serve;
+use limiter_tests::serve_limited;
 use std::time::Duration;
 
 async fn ok() -> &'static str {
@@ -24,7 +24,8 @@ async fn owner_of(api_key: Option<String>) -> String {
 
 #[tokio::test]
 async fn the_key_comes_from_an_async_lookup() {
-    let limiter = limiter_tests::build_limiter(
+    let router = Router::new().route("/", get(ok));
+    let (limiter, server) = serve_limited(
         Limiter::new(global_key)
             .async_key_func(|parts: &Parts| {
                 let api_key = parts
@@ -35,14 +36,10 @@ async fn the_key_comes_from_an_async_lookup() {
                 owner_of(api_key)
             })
             .default_limits(["2 per minute"]),
+        router,
         module_path!(),
     )
     .await;
-    let app = Router::new()
-        .route("/", get(ok))
-        .with_limiter(&limiter)
-        .unwrap();
-    let server = serve(app).await;
     let mut statuses = Vec::new();
     for key in [
         "ann-1", "ann-2", "ann-1", "bob-1", "nobody", "nobody", "nobody",

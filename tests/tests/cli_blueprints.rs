@@ -3,10 +3,9 @@
 //! `config`, and — on a real Redis — a client's live state after real HTTP requests, then
 //! `clear`.
 
-use limiter_tests::{cargo_binary, server_env, Server};
-use std::net::{SocketAddr, TcpListener};
+use limiter_tests::{cargo_binary, server_env, start_app};
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 /// The `RATELIMIT_*` variables the app reads (`LimiterBuilder::from_env`): removed so that the
@@ -240,15 +239,6 @@ fn config_follows_the_apps_environment() {
     );
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The Redis key of [`take_turns`]'s lock.
 const META_LOCK: &str = "limiter-tests:lock:cli-blueprints-127.0.0.1";
 
@@ -300,30 +290,12 @@ async fn live_state_and_clear_on_redis_over_http() {
     // A run that died after a breach left 127.0.0.1's meta counter (not prefixed) behind.
     let (code, _, stderr) = limiter(&env, &["clear", "--key", "127.0.0.1", "-y"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let mut app = Command::new(blueprints_binary());
     for name in APP_VARIABLES {
         app.env_remove(name);
     }
-    let _app = Running(
-        app.envs(env)
-            .env("PORT", port.to_string())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start examples/blueprints"),
-    );
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let server = Server::at(addr);
+    app.envs(env).stdout(std::process::Stdio::null());
+    let (_app, server) = start_app(app).await;
 
     // bp's 7 per minute runs out on the 8th request (a breach, counted by the meta limit).
     assert_eq!(

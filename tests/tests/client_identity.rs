@@ -7,7 +7,7 @@ use limiter_axum::routing::get;
 use limiter_axum::{
     get_remote_address, key_fn, ForwardedKey, KeyFunc, Limiter, ProxyHeader, Router,
 };
-use limiter_tests::{serve, Server};
+use limiter_tests::{serve, serve_limited, Server};
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
@@ -157,21 +157,18 @@ async fn missing_connect_info_is_an_error_not_a_shared_bucket() {
 /// digest (the same for the same key), shorter ones as they are.
 #[tokio::test]
 async fn long_keys_are_digested() {
-    let limiter = limiter_tests::build_limiter(
+    let router = Router::new().route("/", get(ok));
+    let (limiter, server) = serve_limited(
         Limiter::new(key_fn(|request| {
             let key = request.headers().get("x-api-key").map(|v| v.as_bytes());
             Cow::Owned(String::from_utf8_lossy(key.unwrap_or_default()).into_owned())
         }))
         .default_limits(["2 per minute"])
         .max_key_length(100),
+        router,
         module_path!(),
     )
     .await;
-    let app = Router::new()
-        .route("/", get(ok))
-        .with_limiter(&limiter)
-        .unwrap();
-    let server = serve(app).await;
     let long = "k".repeat(300_000);
     let other = "j".repeat(300_000);
     let requests = [

@@ -9,7 +9,7 @@ use limiter_axum::{
     get_remote_address, limit, shared_limit, Limit, Limiter, LimiterBuilder, Request, RequestLimit,
     Response, RetryAfter, Router, UnroutedHandlers,
 };
-use limiter_tests::{flask_429, serve, Server};
+use limiter_tests::{flask_429, serve_limited, Server};
 
 async fn ok() -> &'static str {
     "ok"
@@ -18,15 +18,9 @@ async fn ok() -> &'static str {
 /// Builds the limiter — on memory storage here, on Redis when `features_redis.rs` runs these
 /// same tests — and serves the router over real HTTP.
 async fn app(builder: LimiterBuilder, router: Router) -> (Limiter, Server) {
-    let builder = match limiter_tests::feature_storage(module_path!(), "features").await {
-        Some(storage) => builder.storage(storage),
-        None => builder,
-    };
     // Each test routes a few of this binary's handlers: the others are not reported.
     let builder = builder.unrouted_handlers(UnroutedHandlers::Allow);
-    let limiter = builder.build().await.unwrap();
-    let app = router.with_limiter(&limiter).unwrap();
-    (limiter, serve(app).await)
+    serve_limited(builder, router, module_path!()).await
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, Limiter, LimiterBuilder, Router};
 use limiter_core::Strategy;
-use limiter_tests::{serve, Server};
+use limiter_tests::{serve_limited, Server};
 use std::num::NonZeroU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,14 +17,8 @@ async fn ok() -> &'static str {
 /// Builds the limiter — on memory storage here, on Redis when `gcra_redis.rs` runs these same
 /// tests — and serves `/api` limited by `limit` over real HTTP.
 async fn app(builder: LimiterBuilder, limit: &'static str) -> (Limiter, Server) {
-    let builder = match limiter_tests::feature_storage(module_path!(), "gcra").await {
-        Some(storage) => builder.storage(storage),
-        None => builder,
-    };
-    let limiter = builder.headers_enabled(true).build().await.unwrap();
     let router = Router::new().route("/api", get(ok).limit(limit));
-    let app = router.with_limiter(&limiter).unwrap();
-    (limiter, serve(app).await)
+    serve_limited(builder.headers_enabled(true), router, module_path!()).await
 }
 
 fn unix_now() -> f64 {

@@ -6,7 +6,7 @@ use limiter_axum::routing::get;
 use limiter_axum::{
     get_remote_address, limit, BuildError, HeaderStyle, Limiter, LimiterBuilder, Router,
 };
-use limiter_tests::{serve, Reply, Server};
+use limiter_tests::{serve_limited, Reply, Server};
 use sfv::{BareItem, ListEntry, Parser};
 
 async fn ok() -> &'static str {
@@ -21,15 +21,10 @@ async fn scarce() -> &'static str {
 /// Builds the limiter — on memory storage here, on Redis from `ietf_headers_redis.rs` — and serves
 /// `/fast` (default limits only) and `/scarce` (its own two limits).
 async fn app(builder: LimiterBuilder) -> Server {
-    let builder = match limiter_tests::feature_storage(module_path!(), "ietf_headers").await {
-        Some(storage) => builder.storage(storage),
-        None => builder,
-    };
-    let limiter = builder.build().await.unwrap();
     let router = Router::new()
         .route("/fast", get(ok))
         .route("/scarce", get(scarce));
-    serve(router.with_limiter(&limiter).unwrap()).await
+    serve_limited(builder, router, module_path!()).await.1
 }
 
 /// One item of a `RateLimit` or `RateLimit-Policy` field.

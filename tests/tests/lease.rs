@@ -3,9 +3,8 @@
 //! `instances × max_units` hits that exact mode would admit, all of which come back once the
 //! leases end.
 
-use limiter_tests::{server_env, Server};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command};
+use limiter_tests::{server_env, start_app, Running, Server};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,39 +13,15 @@ const MAX_UNITS: u64 = 20;
 const INSTANCES: u64 = 2;
 const LEASE_MILLIS: u64 = 300;
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn start_instance(redis_url: &str, prefix: &str) -> (Running, Server) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_lease-app"))
-        .env("PORT", port.to_string())
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lease-app"));
+    command
         .env("LEASE_REDIS_URL", redis_url)
         .env("LEASE_PREFIX", prefix)
         .env("LEASE_LIMIT", format!("{LIMIT} per hour"))
         .env("LEASE_MAX_UNITS", MAX_UNITS.to_string())
-        .env("LEASE_MILLIS", LEASE_MILLIS.to_string())
-        .spawn()
-        .expect("start lease-app");
-    let running = Running(child);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return (running, Server::at(addr));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("lease-app did not start on {addr}");
+        .env("LEASE_MILLIS", LEASE_MILLIS.to_string());
+    start_app(command).await
 }
 
 /// Sends `per_instance` requests to each instance, eight at a time to each; counts the admitted.

@@ -3,7 +3,7 @@
 use axum::http::Method;
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, key_fn, ForwardedKey, Limit, Limiter, Router};
-use limiter_tests::{flask_429, serve};
+use limiter_tests::{flask_429, serve, serve_limited};
 use std::borrow::Cow;
 
 async fn ok() -> &'static str {
@@ -12,19 +12,17 @@ async fn ok() -> &'static str {
 
 #[tokio::test]
 async fn meta_limits_ban_repeated_offenders_everywhere() {
-    let limiter = limiter_tests::build_limiter(
+    let router = Router::new()
+        .route("/a", get(ok).limit("1 per minute"))
+        .route("/b", get(ok));
+    let (_limiter, server) = serve_limited(
         Limiter::new(get_remote_address)
             .default_limits(["100 per minute"])
             .meta_limits(["2 per hour"]),
+        router,
         module_path!(),
     )
     .await;
-    let app = Router::new()
-        .route("/a", get(ok).limit("1 per minute"))
-        .route("/b", get(ok))
-        .with_limiter(&limiter)
-        .unwrap();
-    let server = serve(app).await;
     assert_eq!(server.statuses("/a", 3).await, [200, 429, 429]);
     let reply = server.get("/b").await;
     assert_eq!(reply.status, 429);
@@ -76,16 +74,13 @@ async fn dynamic_limits_per_user_tier() {
 #[tokio::test]
 async fn forwarded_headers_are_ignored_unless_the_proxy_is_trusted() {
     // No trusted proxy: X-Forwarded-For cannot be used to dodge the limit.
-    let limiter = limiter_tests::build_limiter(
+    let router = Router::new().route("/a", get(ok));
+    let (_limiter, server) = serve_limited(
         Limiter::new(ForwardedKey::new()).default_limits(["1 per minute"]),
+        router,
         module_path!(),
     )
     .await;
-    let app = Router::new()
-        .route("/a", get(ok))
-        .with_limiter(&limiter)
-        .unwrap();
-    let server = serve(app).await;
     let spoof1 = [("x-forwarded-for", "1.1.1.1")];
     let spoof2 = [("x-forwarded-for", "2.2.2.2")];
     assert_eq!(server.request(Method::GET, "/a", &spoof1).await.status, 200);
@@ -93,17 +88,14 @@ async fn forwarded_headers_are_ignored_unless_the_proxy_is_trusted() {
 
     // The test client connects from 127.0.0.1, trusted here: the right-most untrusted address
     // is the client, so a forged left-most entry does not matter.
-    let limiter = limiter_tests::build_limiter(
+    let router = Router::new().route("/a", get(ok));
+    let (_limiter, server) = serve_limited(
         Limiter::new(ForwardedKey::new().trust_proxy("127.0.0.1/32".parse().unwrap()))
             .default_limits(["1 per minute"]),
+        router,
         module_path!(),
     )
     .await;
-    let app = Router::new()
-        .route("/a", get(ok))
-        .with_limiter(&limiter)
-        .unwrap();
-    let server = serve(app).await;
     let client = [("x-forwarded-for", "9.9.9.9, 1.2.3.4")];
     let forged = [("x-forwarded-for", "8.8.8.8, 1.2.3.4")];
     let other = [("x-forwarded-for", "5.6.7.8")];
@@ -123,16 +115,13 @@ async fn forwarded_headers_are_ignored_unless_the_proxy_is_trusted() {
 
 #[tokio::test]
 async fn get_remote_address_uses_the_peer() {
-    let limiter = limiter_tests::build_limiter(
+    let router = Router::new().route("/a", get(ok));
+    let (limiter, server) = serve_limited(
         Limiter::new(get_remote_address).default_limits(["1 per minute"]),
+        router,
         module_path!(),
     )
     .await;
-    let app = Router::new()
-        .route("/a", get(ok))
-        .with_limiter(&limiter)
-        .unwrap();
-    let server = serve(app).await;
     server.get("/a").await;
     let limit: limiter_axum::RateLimit = "1/minute".parse().unwrap();
     let stats = limiter

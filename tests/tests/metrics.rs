@@ -8,7 +8,7 @@
 use axum::routing::get as axum_get;
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, FaultSwitch, Limiter, LimiterBuilder, Router};
-use limiter_tests::{serve, Server};
+use limiter_tests::{serve_limited, Server};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -30,16 +30,11 @@ fn registry() -> PrometheusHandle {
 /// `metrics_redis.rs`), with the registry at `/metrics`.
 async fn app(builder: LimiterBuilder, router: Router) -> Server {
     let handle = registry();
-    let builder = match limiter_tests::feature_storage(module_path!(), "metrics").await {
-        Some(storage) => builder.storage(storage),
-        None => builder,
-    };
-    let limiter = builder.build().await.unwrap();
     let router = router.route_unlimited(
         "/metrics",
         axum_get(move || std::future::ready(handle.render())),
     );
-    serve(router.with_limiter(&limiter).unwrap()).await
+    serve_limited(builder, router, module_path!()).await.1
 }
 
 /// The value of the sample `name` whose labels include `labels`, in a Prometheus scrape.

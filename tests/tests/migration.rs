@@ -2,19 +2,8 @@
 //! what its layer limits, and over real HTTP the layer enforces the defaults on every route
 //! (nested and third-party routers included) and the login limit, behind CORS and tracing.
 
-use limiter_tests::{cargo_binary, flask_429, Server};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command};
-use std::time::Duration;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use limiter_tests::{cargo_binary, flask_429, start_app};
+use std::process::Command;
 
 #[test]
 fn the_cli_lists_the_layers_routes() {
@@ -38,25 +27,7 @@ fn the_cli_lists_the_layers_routes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migrated_app_is_limited() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _child = Running(
-        Command::new(cargo_binary("migration"))
-            .env("PORT", port.to_string())
-            .spawn()
-            .expect("start the migration example"),
-    );
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let server = Server::at(addr);
+    let (_child, server) = start_app(Command::new(cargo_binary("migration"))).await;
     let post = |path| server.request(axum::http::Method::POST, path, &[]);
 
     for _ in 0..5 {

@@ -1,19 +1,10 @@
 //! The README's curl session, against the real `examples/quickstart` binary over real HTTP.
 
-use limiter_tests::{cargo_binary, flask_429, Server};
-use std::net::{SocketAddr, TcpListener};
+use limiter_tests::{cargo_binary, flask_429, start_app};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn quickstart_binary() -> PathBuf {
     cargo_binary("quickstart")
@@ -63,25 +54,7 @@ fn inspection_prints_the_manifest_without_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_curl_session() {
     let binary = quickstart_binary();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _child = Running(
-        Command::new(&binary)
-            .env("PORT", port.to_string())
-            .spawn()
-            .expect("start quickstart"),
-    );
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let server = Server::at(addr);
+    let (_child, server) = start_app(Command::new(&binary)).await;
 
     // Paced like a human at a shell (the defaults include "1 per second").
     let pause = Duration::from_millis(1100);

@@ -10,7 +10,7 @@ use limiter_axum::{
     get_remote_address, limit, Limit, Limiter, LimiterBuilder, ResponseCost, Router, Strategy,
     UnroutedHandlers,
 };
-use limiter_tests::{serve, Reply, Server};
+use limiter_tests::{serve_limited, Reply, Server};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -18,8 +18,7 @@ use std::sync::Arc;
 async fn app(builder: LimiterBuilder, router: Router) -> Server {
     // Each test routes only some of this binary's attributed handlers.
     let builder = builder.unrouted_handlers(UnroutedHandlers::Allow);
-    let limiter = limiter_tests::build_limiter(builder, module_path!()).await;
-    serve(router.with_limiter(&limiter).unwrap()).await
+    serve_limited(builder, router, module_path!()).await.1
 }
 
 /// An LLM-like endpoint: answers with the status of `x-status` (200 by default) and, when the

@@ -7,7 +7,7 @@ use limiter_axum::routing::get;
 use limiter_axum::{
     get_remote_address, limit, Limit, Limiter, LimiterBuilder, Router, UnroutedHandlers,
 };
-use limiter_tests::{serve, Server};
+use limiter_tests::{serve_limited, Server};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -19,9 +19,7 @@ async fn ok() -> &'static str {
 async fn app(builder: LimiterBuilder, router: Router) -> (Limiter, Server) {
     // Each test routes only some of this binary's attributed handlers.
     let builder = builder.unrouted_handlers(UnroutedHandlers::Allow);
-    let limiter = limiter_tests::build_limiter(builder, module_path!()).await;
-    let app = router.with_limiter(&limiter).unwrap();
-    (limiter, serve(app).await)
+    serve_limited(builder, router, module_path!()).await
 }
 
 /// The log lines written while the returned guard lives (on this thread: the tests run on a
