@@ -143,11 +143,8 @@ async fn defaults_route_and_application_limits() {
     let per_method_and_cost = script(
         "application limits per method, default cost",
         app(Strategy::FixedWindow)
-            .application(&["4 per minute"])
-            .application_per_method()
-            .application_cost(2)
-            .defaults(&["5 per minute"])
-            .defaults_cost(2)
+            .application(group(&["4 per minute"]).per_method().cost(2))
+            .defaults(group(&["5 per minute"]).cost(2))
             .route(route("m").methods(&["GET", "POST"])),
     )
     .at(
@@ -290,8 +287,7 @@ async fn shared_per_method_methods_and_cost() {
     let per_method = script(
         "per_method",
         app(Strategy::FixedWindow)
-            .defaults(&["1 per minute"])
-            .defaults_per_method()
+            .defaults(group(&["1 per minute"]).per_method())
             .route(
                 route("pm")
                     .methods(&["GET", "POST"])
@@ -328,8 +324,7 @@ async fn shared_per_method_methods_and_cost() {
     let cost = script(
         "cost",
         app(Strategy::FixedWindow)
-            .defaults(&["3 per minute"])
-            .defaults_cost(2)
+            .defaults(group(&["3 per minute"]).cost(2))
             .route(route("c1").limit(limit("5 per minute").cost(2)))
             .route(route("d")),
     )
@@ -355,8 +350,7 @@ async fn deduct_when_and_error_messages() {
         "deduct_when",
         app(Strategy::FixedWindow)
             .without_headers()
-            .defaults(&["2 per minute"])
-            .defaults_deduct_when(DeductWhen::ServerError)
+            .defaults(group(&["2 per minute"]).deduct_when(DeductWhen::ServerError))
             .route(
                 route("server_errors")
                     .limit(limit("2 per minute").deduct_when(DeductWhen::ServerError)),
@@ -607,8 +601,7 @@ async fn difference_3_headers_of_a_deduct_when_response() {
     let deducted = script(
         "difference 3, headers of deduct_when responses",
         app(Strategy::FixedWindow)
-            .defaults(&["3 per minute"])
-            .defaults_deduct_when(DeductWhen::ServerError)
+            .defaults(group(&["3 per minute"]).deduct_when(DeductWhen::ServerError))
             .route(route("dw").limit(limit("2 per minute").deduct_when(DeductWhen::ServerError)))
             .route(route("d")),
     )
@@ -670,8 +663,7 @@ async fn difference_4_empty_moving_window() {
     let empty = script(
         "difference 4, empty moving window",
         app(Strategy::MovingWindow)
-            .defaults(&["3 per 2 second"])
-            .defaults_deduct_when(DeductWhen::ServerError)
+            .defaults(group(&["3 per 2 second"]).deduct_when(DeductWhen::ServerError))
             .route(route("e").limit(limit("2 per minute").deduct_when(DeductWhen::ServerError)))
             .route(route("d")),
     )

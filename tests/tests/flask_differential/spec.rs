@@ -85,12 +85,44 @@ impl LimitSpec {
 }
 
 /// Default or application limits and their extension-level options.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GroupSpec {
     pub limits: Vec<String>,
     pub per_method: bool,
     pub cost: u64,
     pub deduct_when: Option<DeductWhen>,
+}
+
+/// Default or application limits with Flask-Limiter's default options.
+pub fn group(limits: &[&str]) -> GroupSpec {
+    GroupSpec {
+        limits: limits.iter().map(|l| (*l).to_owned()).collect(),
+        per_method: false,
+        cost: 1,
+        deduct_when: None,
+    }
+}
+
+impl GroupSpec {
+    pub fn per_method(mut self) -> Self {
+        self.per_method = true;
+        self
+    }
+    pub fn cost(mut self, cost: u64) -> Self {
+        self.cost = cost;
+        self
+    }
+    pub fn deduct_when(mut self, predicate: DeductWhen) -> Self {
+        self.deduct_when = Some(predicate);
+        self
+    }
+}
+
+/// Limit strings alone, with the default options: `.defaults(&["1 per minute"])`.
+impl<const N: usize> From<&[&str; N]> for GroupSpec {
+    fn from(limits: &[&str; N]) -> Self {
+        group(limits)
+    }
 }
 
 /// Builds our side of a route whose declaration the JSON cannot carry (stacked attributes).
@@ -217,17 +249,13 @@ pub struct AppSpec {
 
 /// An app with headers on, delta-seconds `Retry-After`, no limits and no routes yet.
 pub fn app(strategy: Strategy) -> AppSpec {
-    let group = GroupSpec {
-        cost: 1,
-        ..GroupSpec::default()
-    };
     AppSpec {
         strategy,
         headers: true,
         retry_after: RetryAfterForm::Seconds,
         fail_on_first_breach: true,
-        default_limits: group.clone(),
-        application_limits: group,
+        default_limits: group(&[]),
+        application_limits: group(&[]),
         routes: Vec::new(),
         blueprints: Vec::new(),
     }
@@ -242,32 +270,14 @@ impl AppSpec {
         self.retry_after = RetryAfterForm::HttpDate;
         self
     }
-    pub fn defaults(mut self, limits: &[&str]) -> Self {
-        self.default_limits.limits = limits.iter().map(|l| (*l).to_owned()).collect();
+    /// The default limits: limit strings alone, or a [`group`] with its options.
+    pub fn defaults(mut self, limits: impl Into<GroupSpec>) -> Self {
+        self.default_limits = limits.into();
         self
     }
-    pub fn defaults_per_method(mut self) -> Self {
-        self.default_limits.per_method = true;
-        self
-    }
-    pub fn defaults_cost(mut self, cost: u64) -> Self {
-        self.default_limits.cost = cost;
-        self
-    }
-    pub fn defaults_deduct_when(mut self, predicate: DeductWhen) -> Self {
-        self.default_limits.deduct_when = Some(predicate);
-        self
-    }
-    pub fn application(mut self, limits: &[&str]) -> Self {
-        self.application_limits.limits = limits.iter().map(|l| (*l).to_owned()).collect();
-        self
-    }
-    pub fn application_per_method(mut self) -> Self {
-        self.application_limits.per_method = true;
-        self
-    }
-    pub fn application_cost(mut self, cost: u64) -> Self {
-        self.application_limits.cost = cost;
+    /// The application limits: limit strings alone, or a [`group`] with its options.
+    pub fn application(mut self, limits: impl Into<GroupSpec>) -> Self {
+        self.application_limits = limits.into();
         self
     }
     pub fn fail_on_first_breach(mut self, fail: bool) -> Self {
