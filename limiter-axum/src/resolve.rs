@@ -27,12 +27,31 @@ pub(crate) struct RouteRecord {
     pub(crate) ancestry: Vec<Arc<Blueprint>>,
     pub(crate) limits: Vec<Limit>,
     pub(crate) exempt: Option<ExemptionScope>,
-    /// Only the application limits apply (and the exemption's): the automatic OPTIONS answer of
-    /// a route with limits of its own, which Flask-Limiter counts in `before_request` only, where
-    /// a decorated route takes neither its blueprint's limits nor the defaults.
+    /// Only the application limits apply (unless `exempt` drops them too): the automatic
+    /// OPTIONS answer of a route with limits of its own, which Flask-Limiter counts in
+    /// `before_request` only, where a decorated route takes neither its blueprint's limits nor
+    /// the defaults. Implies a [`DEFAULT`](ExemptionScope::DEFAULT) exemption (see `Flags::of`).
     pub(crate) application_only: bool,
     /// `None` for an explicit opt-out ([`Router::route_unlimited`](crate::Router::route_unlimited)).
     pub(crate) cell: Option<Arc<HandlerCell>>,
+}
+
+impl RouteRecord {
+    /// A route at `path`, named after it, with no limits or exemption of its own: checked with
+    /// `cell` (default, application and meta limits), or served without the limiter (an opt-out
+    /// line of the registry) when `cell` is `None`.
+    pub(crate) fn plain(path: String, cell: Option<Arc<HandlerCell>>) -> Self {
+        RouteRecord {
+            name: path.clone(),
+            path,
+            methods: Vec::new(),
+            ancestry: Vec::new(),
+            limits: Vec::new(),
+            exempt: None,
+            application_only: false,
+            cell,
+        }
+    }
 }
 
 fn check(place: impl Fn() -> String, limits: &[Limit]) -> Result<(), BuildError> {
@@ -120,10 +139,11 @@ impl Flags {
                 inherited = inherited.union(blueprint.exemption);
             }
         }
-        Flags {
-            leaf,
-            route: route.exempt.unwrap_or_default(),
+        let mut own = route.exempt.unwrap_or_default();
+        if route.application_only {
+            own = own.union(ExemptionScope::DEFAULT);
         }
+        Flags { leaf, route: own }
     }
 
     /// The route's effective exemption.

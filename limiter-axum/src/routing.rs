@@ -498,16 +498,7 @@ where
         path: &str,
         method_router: axum::routing::MethodRouter<S, Infallible>,
     ) -> Self {
-        self.routes.push(RouteRecord {
-            path: path.to_owned(),
-            name: path.to_owned(),
-            methods: Vec::new(),
-            ancestry: Vec::new(),
-            limits: Vec::new(),
-            exempt: None,
-            application_only: false,
-            cell: None,
-        });
+        self.routes.push(RouteRecord::plain(path.to_owned(), None));
         self.inner = self.inner.route(path, method_router);
         self
     }

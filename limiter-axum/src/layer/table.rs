@@ -52,20 +52,6 @@ pub(crate) struct RouteTable {
     other: Arc<HandlerCell>,
 }
 
-/// The record of a route with no limits of its own at `path`.
-fn plain_record(path: &str, cell: Arc<HandlerCell>) -> RouteRecord {
-    RouteRecord {
-        path: path.to_owned(),
-        name: path.to_owned(),
-        methods: Vec::new(),
-        ancestry: Vec::new(),
-        limits: Vec::new(),
-        exempt: None,
-        application_only: false,
-        cell: Some(cell),
-    }
-}
-
 impl RouteTable {
     /// Resolves `declarations` against `limiter`, returning the table and the registry's lines
     /// (the declared routes, then the catch-all line of every other route).
@@ -104,7 +90,10 @@ impl RouteTable {
                 });
         }
         let other = Arc::new(HandlerCell::default());
-        let mut other_info = resolve(limiter, &plain_record(OTHER_ROUTES, other.clone()))?;
+        let mut other_info = resolve(
+            limiter,
+            &RouteRecord::plain(OTHER_ROUTES.to_owned(), Some(other.clone())),
+        )?;
         other_info.methods = Vec::new();
         infos.push(other_info);
         let table = RouteTable {
@@ -146,7 +135,10 @@ impl RouteTable {
         }
         let cell = Arc::new(HandlerCell::default());
         // The limiter's limits were checked when it was built: resolving cannot fail.
-        if let Err(error) = resolve(&self.limiter, &plain_record(path, cell.clone())) {
+        if let Err(error) = resolve(
+            &self.limiter,
+            &RouteRecord::plain(path.to_owned(), Some(cell.clone())),
+        ) {
             tracing::error!(%error, path, "rate limit layer: could not resolve the route");
             return self.other.clone();
         }

@@ -9,7 +9,6 @@
 
 use super::{HandlerEntry, WrapAutomatic};
 use crate::check::{HandlerCell, LimitedHandler};
-use crate::exemption::ExemptionScope;
 use crate::resolve::RouteRecord;
 use axum::http::header::ALLOW;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -41,16 +40,6 @@ where
         return None;
     }
     let allow = allow_header(handlers)?;
-    let exempt = if first.limits.is_empty() {
-        first.exempt
-    } else {
-        Some(
-            first
-                .exempt
-                .unwrap_or_default()
-                .union(ExemptionScope::DEFAULT),
-        )
-    };
     let cell = Arc::new(HandlerCell::default());
     let answer = move || {
         let allow = allow.clone();
@@ -66,7 +55,7 @@ where
         methods: vec![Method::OPTIONS],
         ancestry: Vec::new(),
         limits: Vec::new(),
-        exempt,
+        exempt: first.exempt,
         application_only: !first.limits.is_empty(),
         cell: Some(cell),
     };

@@ -24,16 +24,7 @@ fn wildcard(prefix: Option<&str>) -> String {
 
 /// An opt-out line of the registry: `path`, served without the limiter.
 fn unlimited(path: String) -> RouteRecord {
-    RouteRecord {
-        name: path.clone(),
-        path,
-        methods: Vec::new(),
-        ancestry: Vec::new(),
-        limits: Vec::new(),
-        exempt: None,
-        application_only: false,
-        cell: None,
-    }
+    RouteRecord::plain(path, None)
 }
 
 impl<S> Router<S>
