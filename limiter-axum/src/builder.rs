@@ -420,6 +420,20 @@ impl LimiterBuilder {
     /// What [`Router::with_limiter`](crate::Router::with_limiter) and
     /// [`LayerBuilder::build`](crate::LayerBuilder::build) do about handlers that declare
     /// attributes but were never routed through the limiter (by default, fail naming them).
+    ///
+    /// The check is process-wide, and runs at each `with_limiter` or `build`: it looks at every
+    /// attributed handler linked into the process (whatever crate or module defines it) and
+    /// counts as routed any handler a `limiter_axum` routing function (`get`, `post`, …) has
+    /// been given so far, for any limiter. So:
+    ///
+    /// * an app that gives the limiter several routers must create all of them before the
+    ///   first `with_limiter` (or nest them into one router): a router created later has not
+    ///   routed its handlers yet when the first one is checked;
+    /// * a process that builds several apps, each routing only some of its handlers, gets an
+    ///   answer that depends on which apps it built first: a test binary whose tests each serve
+    ///   a few of its handlers needs [`UnroutedHandlers::Allow`] (or
+    ///   [`Warn`](UnroutedHandlers::Warn)). Limiting the check to the crate that builds the
+    ///   limiter would not help there, since the tests and their handlers are one crate.
     pub fn unrouted_handlers(mut self, policy: UnroutedHandlers) -> Self {
         self.unrouted_handlers = policy;
         self
