@@ -330,10 +330,22 @@ pub async fn concurrent_hits_are_exact(storage: Storage, strategy: Strategy) {
     let id = unique_id("concurrent");
     let limit = RateLimit::new(50, 1, Granularity::Minute);
     clear_of_bucket_edge(limit.expiry(), Duration::from_secs(2)).await;
+    let admitted = concurrent_admitted(&storage, strategy, limit, &id, 200).await;
+    assert_eq!(admitted, 50, "{strategy}");
+}
+
+/// Sends `count` hits of cost 1 on `limit` for `id`, all at once; how many were admitted.
+pub async fn concurrent_admitted(
+    storage: &Storage,
+    strategy: Strategy,
+    limit: RateLimit,
+    id: &str,
+    count: usize,
+) -> u64 {
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..200 {
+    for _ in 0..count {
         let storage = storage.clone();
-        let id = id.clone();
+        let id = id.to_owned();
         tasks.spawn(async move { hit(&storage, strategy, &limit, &id, 1).await.allowed });
     }
     let mut admitted = 0;
@@ -342,7 +354,7 @@ pub async fn concurrent_hits_are_exact(storage: Storage, strategy: Strategy) {
             admitted += 1;
         }
     }
-    assert_eq!(admitted, 50, "{strategy}");
+    admitted
 }
 
 /// `AdmittedReset::UpperBound`: an admitted hit's reset time is no earlier than the exact one

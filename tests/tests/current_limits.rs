@@ -3,9 +3,20 @@
 
 use limiter_axum::routing::get;
 use limiter_axum::{
-    exempt, get_remote_address, limit, CurrentLimits, Limiter, Router, UnroutedHandlers,
+    exempt, get_remote_address, limit, CurrentLimits, Limiter, LimiterBuilder, Router,
+    UnroutedHandlers,
 };
 use limiter_tests::{serve, serve_route};
+
+/// Builds the limiter `builder` configures. Each test routes only some of this binary's
+/// attributed handlers.
+async fn build(builder: LimiterBuilder) -> Limiter {
+    builder
+        .unrouted_handlers(UnroutedHandlers::Allow)
+        .build()
+        .await
+        .unwrap()
+}
 
 /// One line per evaluated limit, then the header limit.
 fn describe(limits: &CurrentLimits) -> String {
@@ -47,12 +58,7 @@ fn parse(line: &str) -> Vec<(&str, &str)> {
 
 #[tokio::test]
 async fn the_handler_sees_the_limits_of_its_request() {
-    let limiter = Limiter::new(get_remote_address)
-        .current_limits(true)
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(Limiter::new(get_remote_address).current_limits(true)).await;
     let app = Router::new()
         .route("/view", get(view))
         .route("/free", get(free))
@@ -113,12 +119,7 @@ async fn the_header_limit_skips_shared_limits() {
     async fn mixed(limits: CurrentLimits) -> String {
         describe(&limits)
     }
-    let limiter = Limiter::new(get_remote_address)
-        .current_limits(true)
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(Limiter::new(get_remote_address).current_limits(true)).await;
     let app = Router::new()
         .route("/mixed", get(mixed))
         .with_limiter(&limiter)
@@ -143,13 +144,12 @@ async fn the_header_limit_skips_shared_limits() {
 
 #[tokio::test]
 async fn default_limits_and_disabled_limiter() {
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["3 per minute"])
-        .current_limits(true)
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(
+        Limiter::new(get_remote_address)
+            .default_limits(["3 per minute"])
+            .current_limits(true),
+    )
+    .await;
     let server = serve_route(&limiter, "/plain", get(plain)).await;
     let reply = server.get("/plain").await;
     assert!(
@@ -160,14 +160,13 @@ async fn default_limits_and_disabled_limiter() {
         reply.body
     );
 
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["3 per minute"])
-        .current_limits(true)
-        .enabled(false)
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(
+        Limiter::new(get_remote_address)
+            .default_limits(["3 per minute"])
+            .current_limits(true)
+            .enabled(false),
+    )
+    .await;
     let server = serve_route(&limiter, "/plain", get(plain)).await;
     let reply = server.get("/plain").await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "current=none"));
@@ -175,12 +174,7 @@ async fn default_limits_and_disabled_limiter() {
 
 #[tokio::test]
 async fn without_the_option_the_extractor_fails_loudly() {
-    let limiter = Limiter::new(get_remote_address)
-        .default_limits(["3 per minute"])
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(Limiter::new(get_remote_address).default_limits(["3 per minute"])).await;
     let server = serve_route(&limiter, "/plain", get(plain)).await;
     let reply = server.get("/plain").await;
     assert_eq!(reply.status, 500);
@@ -205,12 +199,7 @@ async fn deferred(limits: CurrentLimits) -> String {
 
 #[tokio::test]
 async fn the_boxed_path_reports_them_too() {
-    let limiter = Limiter::new(get_remote_address)
-        .current_limits(true)
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(Limiter::new(get_remote_address).current_limits(true)).await;
     let server = serve_route(&limiter, "/deferred", get(deferred)).await;
     for _ in 0..2 {
         let reply = server.get("/deferred").await;
@@ -235,14 +224,13 @@ async fn over_redis() {
         return;
     };
     let prefix = limiter_tests::suite::unique_id("CURRENT");
-    let limiter = Limiter::new(get_remote_address)
-        .storage_uri(url)
-        .key_prefix(prefix.as_str())
-        .current_limits(true)
-        .unrouted_handlers(UnroutedHandlers::Allow)
-        .build()
-        .await
-        .unwrap();
+    let limiter = build(
+        Limiter::new(get_remote_address)
+            .storage_uri(url)
+            .key_prefix(prefix.as_str())
+            .current_limits(true),
+    )
+    .await;
     let server = serve_route(&limiter, "/view", get(view)).await;
     let reply = server.get("/view").await;
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -9,7 +9,7 @@
 
 use limiter_core::storage::memcached::{memcached_key, MemcachedStorage, ResetUnsupported};
 use limiter_core::{Granularity, RateLimit, RateLimiter, Storage, StorageError, Strategy};
-use limiter_tests::suite::{hit, per_seconds, unique_id};
+use limiter_tests::suite::{concurrent_admitted, hit, per_seconds, unique_id};
 use std::time::Duration;
 
 async fn open() -> Option<Storage> {
@@ -445,18 +445,7 @@ async fn sliding_race_guard_counts_previous_bucket() {
         .expect("direct connection")
         .set(&previous_key, "40", 7200)
         .expect("set previous bucket");
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..200 {
-        let storage = storage.clone();
-        let id = id.clone();
-        tasks.spawn(async move { hit(&storage, strategy, &limit, &id, 1).await.allowed });
-    }
-    let mut admitted = 0;
-    while let Some(result) = tasks.join_next().await {
-        if result.expect("task") {
-            admitted += 1;
-        }
-    }
+    let admitted = concurrent_admitted(&storage, strategy, limit, &id, 200).await;
     if expected() != (bucket, admissible) {
         println!("SKIPPED exact check: the previous bucket's share changed during the test");
         return;
