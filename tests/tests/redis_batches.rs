@@ -3,7 +3,7 @@
 //! count of every hit before it, and the stored count and expiry must be those of one `INCRBY`
 //! per hit, as `limits`' own script writes them.
 
-use limiter_core::{Hit, RedisStorage, Storage, Strategy};
+use limiter_core::{AdmittedReset, Decision, Hit, RedisStorage, Storage, Strategy};
 use limiter_tests::suite::{per_seconds, unique_id};
 
 async fn open(url: &str, prefix: &str) -> Storage {
@@ -124,4 +124,126 @@ async fn concurrent_requests_of_one_client_are_admitted_exactly() {
     .await;
     assert_eq!((first.0, second.0), (200, 50));
     assert!(first.1 > 0 && second.1 > 0, "both expire");
+}
+
+/// Many concurrent requests of a few clients over per-client limits and one limit every client
+/// shares: the calls carry each key once and the hits as indices into the keys, so one call
+/// holds many hits of one key, across limits and requests with different modes. For every key,
+/// whatever order the calls and requests came in, the hits must see counts 1, 2, 3, … (admitted
+/// while within the amount, the later ones rejected with nothing remaining) and the stored
+/// count must be the number of hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_over_few_keys_are_exact() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "redis batches") else {
+        return;
+    };
+    let prefix = unique_id("BATCH");
+    let storage = open(&url, &prefix).await;
+    const CLIENTS: usize = 3;
+    const REQUESTS: usize = 40;
+    // Per client 30 a minute and 20 a day, and 50 an hour for everyone (identifier "all").
+    let per_client = per_seconds(30, 60);
+    let everyone = per_seconds(50, 3600);
+    let daily = per_seconds(20, 86_400);
+    let mut requests = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        for request in 0..REQUESTS {
+            let storage = storage.clone();
+            let prefix = prefix.clone();
+            let (per_client, everyone, daily) = (per_client, everyone, daily);
+            requests.spawn(async move {
+                let name = format!("client-{client}");
+                let own = [name.as_str()];
+                let all = ["all"];
+                let hits = [
+                    Hit {
+                        limit: &per_client,
+                        identifiers: &own,
+                        cost: 1,
+                    },
+                    Hit {
+                        limit: &everyone,
+                        identifiers: &all,
+                        cost: 1,
+                    },
+                    Hit {
+                        limit: &daily,
+                        identifiers: &own,
+                        cost: 1,
+                    },
+                ];
+                // The last client's requests count every limit; the others stop at a breach.
+                // Half of them ask for exact reset times, half do not.
+                let stop = client + 1 < CLIENTS;
+                let reset = if request % 2 == 0 {
+                    AdmittedReset::Exact
+                } else {
+                    AdmittedReset::UpperBound
+                };
+                let decisions = storage
+                    .acquire_with(Strategy::FixedWindow, &hits, stop, reset)
+                    .await
+                    .expect("acquire");
+                let keys = [
+                    format!("{prefix}:LIMITER/{name}/30/60/second"),
+                    format!("{prefix}:LIMITER/all/50/3600/second"),
+                    format!("{prefix}:LIMITER/{name}/20/86400/second"),
+                ];
+                let amounts = [30, 50, 20];
+                (stop, keys, amounts, decisions)
+            });
+        }
+    }
+    let mut by_key: std::collections::BTreeMap<String, (u64, Vec<Decision>)> =
+        std::collections::BTreeMap::new();
+    while let Some(outcome) = requests.join_next().await {
+        let (stop, keys, amounts, decisions) = outcome.unwrap();
+        // A request stops right after its first rejected hit, or decides all three.
+        let first_rejected = decisions.iter().position(|decision| !decision.allowed);
+        let expected = match (stop, first_rejected) {
+            (true, Some(index)) => index + 1,
+            _ => 3,
+        };
+        assert_eq!(decisions.len(), expected, "{decisions:?}");
+        for ((key, amount), decision) in keys.into_iter().zip(amounts).zip(decisions) {
+            by_key
+                .entry(key)
+                .or_insert_with(|| (amount, Vec::new()))
+                .1
+                .push(decision);
+        }
+    }
+    assert_eq!(by_key.len(), 2 * CLIENTS + 1);
+    let everyone_key = format!("{prefix}:LIMITER/all/50/3600/second");
+    assert!(by_key.contains_key(&everyone_key));
+    for (key, (amount, decisions)) in &by_key {
+        let hits = decisions.len() as u64;
+        let mut admitted: Vec<u64> = decisions
+            .iter()
+            .filter(|decision| decision.allowed)
+            .map(|decision| decision.remaining)
+            .collect();
+        admitted.sort_unstable();
+        // The hits saw counts 1, 2, …: those within the amount admitted with amount − count
+        // remaining, each once.
+        let expected: Vec<u64> = (amount.saturating_sub(hits)..*amount).collect();
+        assert_eq!(admitted, expected, "{key}");
+        assert!(
+            decisions
+                .iter()
+                .filter(|decision| !decision.allowed)
+                .all(|decision| decision.remaining == 0),
+            "{key}"
+        );
+        let (count, ttl) = stored(&url, key).await;
+        assert_eq!(count, hits, "{key}: one INCRBY per hit");
+        assert!(ttl > 0, "{key} expires");
+    }
+    // Every request of a client reached its per-client limit; the shared one saw more hits
+    // than it admits.
+    for client in 0..CLIENTS {
+        let key = format!("{prefix}:LIMITER/client-{client}/30/60/second");
+        assert_eq!(by_key[&key].1.len(), REQUESTS, "{key}");
+    }
+    assert!(by_key[&everyone_key].1.len() > 50);
 }

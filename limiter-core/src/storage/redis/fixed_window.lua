@@ -2,13 +2,15 @@
 -- Per hit the writes are those of `limits`' incr_expire.lua: INCRBY key cost, and EXPIRE key
 -- expiry when the result equals the cost (the key did not exist: the window starts now).
 --
--- KEYS[i]: the counter of hit i ("{prefix}:{limits key}").
+-- KEYS: the call's distinct counters ("{prefix}:{limits key}"), each once.
 -- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to only look (test / window stats:
--- nothing is written), then for hit i, at b = 3 + 4 * (i - 1): ARGV[b] amount, ARGV[b+1]
--- expiry (s), ARGV[b+2] cost, ARGV[b+3] "0" if the hit belongs to the same request as the one
--- before it, else the first hit of a request, the sum of: 1, plus 2 if the request stops at its
--- first rejected hit (its later hits get no record), plus 4 if its admitted hits need no reset
--- time (their PTTL is not read).
+-- nothing is written), ARGV[3]: the hits, 9 bytes each: the position of the hit's counter in
+-- KEYS (u32, little-endian), the number s of its limit (u32, little-endian), and its mode: 0 if
+-- it belongs to the same request as the hit before it, else the first hit of a request, the sum
+-- of 1, plus 2 if the request stops at its first rejected hit (its later hits get no record),
+-- plus 4 if its admitted hits need no reset time (their PTTL is not read).
+-- ARGV[3s + 1], ARGV[3s + 2], ARGV[3s + 3]: limit s's amount, expiry (s) and cost.
+-- (arguments.rs builds this; each key and limit is sent once however many hits name it.)
 -- Returns one record per decided hit (see scripts.rs), packed as '<Bdd': allowed (1/0), count,
 -- PTTL (ms; -1 or -2 when the key has no expiry or does not exist, -3 when not read).
 --
@@ -19,92 +21,93 @@
 -- stored values are those of one INCRBY per hit (INFO commandstats: the INCRBY, EXPIRE and
 -- PTTL calls are most of a batch's time).
 local peek = ARGV[2] == '1'
+local hits = ARGV[3]
+local byte, pack = string.byte, struct.pack
+-- Each limit's amount and cost as numbers, once per call.
+local amounts, costs = {}, {}
+for s = 1, (#ARGV - 3) / 3 do
+    amounts[s] = tonumber(ARGV[3 * s + 1])
+    costs[s] = tonumber(ARGV[3 * s + 3])
+end
 local out, decided = {}, 0
 local stops, skipping, lazy = false, false, false
--- The amounts as numbers, by their text: a batch repeats a few limits many times, and tonumber
--- costs half as much as the INCRBY.
-local amounts = {}
--- Per key written by this call: its count so far, and what its later hits add.
+-- Per key written by this call (by its position in KEYS): its count so far, what its later
+-- hits add, and the expiry to set at the end when a later hit started its window.
 local counts, pending, expiries = {}, {}, {}
 local pending_keys, pending_count = {}, 0
--- Records that report a PTTL: packed once every write is done.
-local needs_ttl, needs_ttl_count = {}, 0
-for i = 1, #KEYS do
-    local b = 4 * i - 1
-    local mode = ARGV[b + 3]
-    if mode ~= '0' then
-        mode = tonumber(mode)
+-- Records that report a PTTL (their place, key, admission and count): packed once every write
+-- is done.
+local ttl_places, ttl_keys, ttl_allowed, ttl_counts, ttl_count = {}, {}, {}, {}, 0
+for p = 1, #hits, 9 do
+    local k1, k2, k3, k4, s1, s2, s3, s4, mode = byte(hits, p, p + 8)
+    if mode ~= 0 then
         stops, skipping, lazy = mode % 4 >= 2, false, mode >= 4
     end
     if not skipping then
-        -- Arguments go to redis.call as the strings they came as: a Lua number is turned back
-        -- into text there, with sprintf, which cost a third of this loop (INFO commandstats).
-        local cost_text = ARGV[b + 2]
-        local cost = cost_text == '1' and 1 or tonumber(cost_text)
-        local amount_text = ARGV[b]
-        local amount = amounts[amount_text]
-        if not amount then
-            amount = tonumber(amount_text)
-            amounts[amount_text] = amount
-        end
-        local key = KEYS[i]
+        local k = k1 + 256 * (k2 + 256 * (k3 + 256 * k4))
+        local s = s1 + 256 * (s2 + 256 * (s3 + 256 * s4))
+        local cost = costs[s]
         local count
         local allowed
         if peek then
-            count = tonumber(redis.call('GET', key)) or 0
-            allowed = count + cost <= amount
+            count = tonumber(redis.call('GET', KEYS[k])) or 0
+            allowed = count + cost <= amounts[s]
         else
-            local before = counts[key]
+            local before = counts[k]
             if before then
                 count = before + cost
-                local added = pending[key]
+                local added = pending[k]
                 if not added then
                     pending_count = pending_count + 1
-                    pending_keys[pending_count] = key
+                    pending_keys[pending_count] = k
                     added = 0
                 end
-                pending[key] = added + cost
+                pending[k] = added + cost
             else
-                count = redis.call('INCRBY', key, cost_text)
+                -- The cost goes to redis.call as the text it came as: a Lua number is turned
+                -- back into text there, with sprintf.
+                count = redis.call('INCRBY', KEYS[k], ARGV[3 * s + 3])
             end
-            counts[key] = count
+            counts[k] = count
             if count == cost then
                 if before then
-                    expiries[key] = ARGV[b + 1]
+                    expiries[k] = ARGV[3 * s + 2]
                 else
-                    redis.call('EXPIRE', key, ARGV[b + 1])
+                    redis.call('EXPIRE', KEYS[k], ARGV[3 * s + 2])
                 end
             end
-            allowed = count <= amount
+            allowed = count <= amounts[s]
         end
         decided = decided + 1
         if lazy and allowed then
-            out[decided] = struct.pack('<Bdd', allowed and 1 or 0, count, -3)
+            out[decided] = pack('<Bdd', 1, count, -3)
         else
             -- PTTL costs as much as INCRBY: only read when it will be reported.
-            needs_ttl_count = needs_ttl_count + 1
-            needs_ttl[needs_ttl_count] = { decided, key, allowed and 1 or 0, count }
+            ttl_count = ttl_count + 1
+            ttl_places[ttl_count] = decided
+            ttl_keys[ttl_count] = k
+            ttl_allowed[ttl_count] = allowed and 1 or 0
+            ttl_counts[ttl_count] = count
         end
         skipping = stops and not allowed
     end
 end
 for j = 1, pending_count do
-    local key = pending_keys[j]
-    redis.call('INCRBY', key, string.format('%.0f', pending[key]))
-    local expiry = expiries[key]
+    local k = pending_keys[j]
+    redis.call('INCRBY', KEYS[k], string.format('%.0f', pending[k]))
+    local expiry = expiries[k]
     if expiry then
-        redis.call('EXPIRE', key, expiry)
+        redis.call('EXPIRE', KEYS[k], expiry)
     end
 end
 local ttls = {}
-for j = 1, needs_ttl_count do
-    local record = needs_ttl[j]
-    local key = record[2]
-    local ttl = ttls[key]
+for j = 1, ttl_count do
+    local k = ttl_keys[j]
+    local ttl = ttls[k]
     if not ttl then
-        ttl = redis.call('PTTL', key)
-        ttls[key] = ttl
+        ttl = redis.call('PTTL', KEYS[k])
+        ttls[k] = ttl
     end
-    out[record[1]] = struct.pack('<Bdd', record[3], record[4], ttl)
+    out[ttl_places[j]] = pack('<Bdd', ttl_allowed[j], ttl_counts[j], ttl)
 end
 return table.concat(out)
