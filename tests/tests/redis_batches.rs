@@ -247,3 +247,83 @@ async fn many_requests_over_few_keys_are_exact() {
     }
     assert!(by_key[&everyone_key].1.len() > 50);
 }
+
+/// The fixed window first writes each key of a call once, with the cost of all its hits: when
+/// every count is within its amount that is the whole call; otherwise the hits are decided one
+/// by one and each key set right. Both ways leave what one INCRBY per counted hit leaves.
+#[tokio::test]
+async fn keys_written_at_once_are_set_right_when_a_hit_is_rejected() {
+    let Some(url) = limiter_tests::server_env("LIMITER_TEST_REDIS_URL", "redis batches") else {
+        return;
+    };
+    let prefix = unique_id("BATCH");
+    let storage = open(&url, &prefix).await;
+    let tight = per_seconds(2, 60);
+    let loose = per_seconds(100, 3600);
+    let ids = ["client"];
+    let tight_key = format!("{prefix}:LIMITER/client/2/60/second");
+    let loose_key = format!("{prefix}:LIMITER/client/100/3600/second");
+    let hit = |limit, cost| Hit {
+        limit,
+        identifiers: &ids,
+        cost,
+    };
+
+    // Every hit admitted: each sees the count before it, the window starts at the first.
+    let hits = [hit(&loose, 0), hit(&loose, 2), hit(&loose, 3)];
+    let decisions = storage
+        .acquire(Strategy::FixedWindow, &hits, true)
+        .await
+        .expect("acquire");
+    let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
+    assert_eq!(remaining, [100, 98, 95]);
+    let now = limiter_core::Timestamp::from(std::time::SystemTime::now());
+    for decision in &decisions {
+        let until = decision.reset_at.saturating_duration_since(now).as_secs();
+        assert!((3590..=3600).contains(&until), "{until}");
+    }
+    let (count, ttl) = stored(&url, &loose_key).await;
+    assert_eq!(count, 5);
+    assert!(ttl > 3_590_000, "PTTL {ttl}");
+
+    // The tight limit is rejected at its third hit; the request stops there, so its loose hit
+    // after it is not counted, and a new key it would have created does not exist.
+    let fresh = per_seconds(7, 60);
+    let fresh_key = format!("{prefix}:LIMITER/client/7/60/second");
+    let hits = [hit(&tight, 3), hit(&fresh, 1), hit(&loose, 1)];
+    let decisions = storage
+        .acquire(Strategy::FixedWindow, &hits, true)
+        .await
+        .expect("acquire");
+    assert_eq!(decisions.len(), 1);
+    assert!(!decisions[0].allowed);
+    assert_eq!(
+        stored(&url, &tight_key).await.0,
+        3,
+        "the rejected hit counts"
+    );
+    assert_eq!(stored(&url, &loose_key).await.0, 5, "not counted");
+    let mut redis = limiter_tests::redis_connection(&url).await;
+    let exists: u64 = redis::cmd("EXISTS")
+        .arg(&fresh_key)
+        .query_async(&mut redis)
+        .await
+        .expect("EXISTS");
+    assert_eq!(exists, 0, "a key no counted hit wrote does not exist");
+    assert!(
+        stored(&url, &loose_key).await.1 > 3_590_000,
+        "its expiry is kept"
+    );
+
+    // Without stopping: every hit is counted, the rejected ones too.
+    let hits = [hit(&tight, 1), hit(&loose, 1), hit(&tight, 1)];
+    let decisions = storage
+        .acquire(Strategy::FixedWindow, &hits, false)
+        .await
+        .expect("acquire");
+    let allowed: Vec<bool> = decisions.iter().map(|d| d.allowed).collect();
+    assert_eq!(allowed, [false, true, false]);
+    assert_eq!(decisions[1].remaining, 94);
+    assert_eq!(stored(&url, &tight_key).await.0, 5);
+    assert_eq!(stored(&url, &loose_key).await.0, 6);
+}

@@ -3,7 +3,7 @@
 
 use super::batch;
 use super::errors::unexpected;
-use super::scripts::{self, Call, Mode, Record, Records, Request, ScriptHit};
+use super::scripts::{Call, Mode, Record, Records, Request, ScriptHit};
 use super::slots;
 use super::storage::{Inner, RedisStorage};
 use crate::storage::hit::Hit;
@@ -16,20 +16,21 @@ impl Inner {
     /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
     /// records of each of the call's requests, one per decided hit.
     async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
-        let reply = match self.connection.query(&call.evalsha()).await {
+        let arguments = call.arguments();
+        let evalsha = call.evalsha(&arguments);
+        let reply = match self.connection.query(&evalsha).await {
             Err(error)
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
             {
                 self.connection.query(&call.load()).await?;
-                self.connection.query(&call.evalsha()).await?
+                self.connection.query(&evalsha).await?
             }
             other => other?,
         };
         let Value::BulkString(bytes) = reply else {
             return Err(unexpected("not a string"));
         };
-        scripts::records(&bytes, call.strategy)
-            .and_then(|records| scripts::by_request(&records, call.requests))
+        call.records(&bytes, &arguments)
             .ok_or_else(|| unexpected("wrong number of records"))
     }
 }

@@ -11,9 +11,9 @@
 --
 -- KEYS: the call's distinct arrival times ("{prefix}:{{limits key}}/gcra"), each once.
 -- ARGV[1]: the burst, "0" for each limit's amount; ARGV[2]: "1" to only look (test / window
--- stats: nothing is written); ARGV[3] and the limits after it (amount, period in seconds, cost)
--- as in fixed_window.lua (of the mode only "stops at its first rejected hit" matters here: a
--- GCRA reset time costs no extra read).
+-- stats: nothing is written); ARGV[3] (the hits), ARGV[4] (empty here) and the limits after it
+-- (amount, period in seconds, cost) as in fixed_window.lua (of the mode only "stops at its
+-- first rejected hit" matters here: a GCRA reset time costs no extra read).
 -- Returns one record per decided hit (see scripts.rs), packed as '<Bdd': allowed (1/0; when
 -- looking, 1 if it would pass), how many hits of cost 1 would pass now, and the nanoseconds
 -- until the reset: for an admitted hit (or a look) until the bucket is full again, for a
@@ -26,10 +26,10 @@ local hits = ARGV[3]
 local byte, pack = string.byte, struct.pack
 -- Each limit's amount, period (ns) and cost as numbers, once per call.
 local amounts, periods, costs = {}, {}, {}
-for s = 1, (#ARGV - 3) / 3 do
-    amounts[s] = tonumber(ARGV[3 * s + 1])
-    periods[s] = tonumber(ARGV[3 * s + 2]) * 1e9
-    costs[s] = tonumber(ARGV[3 * s + 3])
+for s = 1, (#ARGV - 4) / 3 do
+    amounts[s] = tonumber(ARGV[3 * s + 2])
+    periods[s] = tonumber(ARGV[3 * s + 3]) * 1e9
+    costs[s] = tonumber(ARGV[3 * s + 4])
 end
 local out = {}
 local stops, skipping = false, false

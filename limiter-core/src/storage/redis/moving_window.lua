@@ -7,7 +7,8 @@
 --
 -- KEYS: the call's distinct lists ("{prefix}:{limits key}"), each once.
 -- ARGV[1]: now in seconds since the epoch, ARGV[2]: "1" to only look (test / window stats:
--- nothing is written), ARGV[3] and the limits after it as in fixed_window.lua (whose mode's
+-- nothing is written), ARGV[3] (the hits), ARGV[4] (empty
+-- here) and the limits after it as in fixed_window.lua (whose mode's
 -- "no reset time" is read by the fixed window alone).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0), the number of entries
 -- inside the window, the oldest of them (seconds since the epoch, 0 if none), 0, 0.
@@ -37,10 +38,10 @@ local hits = ARGV[3]
 local byte, pack = string.byte, struct.pack
 -- Each limit's amount, expiry (s) and cost as numbers, once per call.
 local amounts, expiries, costs = {}, {}, {}
-for s = 1, (#ARGV - 3) / 3 do
-    amounts[s] = tonumber(ARGV[3 * s + 1])
-    expiries[s] = tonumber(ARGV[3 * s + 2])
-    costs[s] = tonumber(ARGV[3 * s + 3])
+for s = 1, (#ARGV - 4) / 3 do
+    amounts[s] = tonumber(ARGV[3 * s + 2])
+    expiries[s] = tonumber(ARGV[3 * s + 3])
+    costs[s] = tonumber(ARGV[3 * s + 4])
 end
 local out = {}
 local stops, skipping = false, false
@@ -71,7 +72,7 @@ for p = 1, #hits, 9 do
                     redis.call('LPUSH', key, unpack(entries, j, math.min(j + 4999, #entries)))
                 end
                 redis.call('LTRIM', key, 0, amount - 1)
-                redis.call('EXPIRE', key, ARGV[3 * s + 2])
+                redis.call('EXPIRE', key, ARGV[3 * s + 3])
                 allowed = 1
             end
         end

@@ -82,15 +82,17 @@ pub(super) struct Call<'a> {
 impl Call<'_> {
     /// The `EVALSHA` command for this call: each distinct key and limit once, the hits as
     /// indices into them (see [`Arguments`]).
-    pub fn evalsha(&self) -> redis::Cmd {
+    pub fn evalsha(&self, arguments: &Arguments<'_>) -> redis::Cmd {
         let script = script(self.strategy);
-        let arguments = Arguments::new(self.hits, self.requests);
         let key_bytes: usize = arguments.keys.iter().map(|key| key.len()).sum();
         // Sized up front: growing the command's buffers argument by argument cost more than
         // writing them (EVALSHA, sha, key count, keys, parameter, look flag, hits, 3 per limit).
         let mut cmd = redis::Cmd::with_capacity(
             6 + arguments.keys.len() + 3 * arguments.limits.len(),
-            96 + key_bytes + arguments.hits.len() + 3 * 20 * arguments.limits.len(),
+            96 + key_bytes
+                + arguments.hits.len()
+                + arguments.totals.len()
+                + 3 * 20 * arguments.limits.len(),
         );
         cmd.arg("EVALSHA")
             .arg(script.get_hash())
@@ -109,10 +111,33 @@ impl Call<'_> {
         };
         cmd.arg(if self.peek { "1" } else { "0" });
         cmd.arg(arguments.hits.as_slice());
+        cmd.arg(arguments.totals.as_slice());
         for (amount, expiry, cost) in &arguments.limits {
             cmd.arg(*amount).arg(*expiry).arg(*cost);
         }
         cmd
+    }
+
+    /// This call's arguments: each distinct key and limit once, and for the fixed window's fast
+    /// path (not when only looking) each key's total cost.
+    pub fn arguments(&self) -> Arguments<'_> {
+        let totals = self.strategy == Strategy::FixedWindow && !self.peek;
+        Arguments::new(self.hits, self.requests, totals)
+    }
+
+    /// The records of `reply`, the answer to this call sent with `arguments`, dealt to its
+    /// requests; `None` if the reply does not fit the call.
+    pub fn records(&self, reply: &[u8], arguments: &Arguments<'_>) -> Option<Vec<Records>> {
+        let reply = match self.strategy {
+            // A byte first: 1 for the fast path's counts per key, 0 for records per hit.
+            Strategy::FixedWindow => match reply.split_first()? {
+                (1, per_key) => return arguments.admitted(per_key, self.hits, self.requests),
+                (0, per_hit) => per_hit,
+                _ => return None,
+            },
+            _ => reply,
+        };
+        records(reply, self.strategy).and_then(|records| by_request(&records, self.requests))
     }
 
     /// The `SCRIPT LOAD` command that (re)loads this call's script after a `NOSCRIPT` error.

@@ -10,7 +10,8 @@
 -- ("{prefix}:{{limits key}}/-1") then the current ("{prefix}:{{limits key}}") counter
 -- (hash-tagged: one cluster slot).
 -- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to only look (test / window stats: only
--- the roll-over is written, as in `limits`), ARGV[3] and the limits after it as in
+-- the roll-over is written, as in `limits`), ARGV[3] (the hits), ARGV[4] (empty
+-- here) and the limits after it as in
 -- fixed_window.lua (a hit's key position is that of its previous counter; the mode's "no reset
 -- time" is read by the fixed window alone).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0; when looking, 1 if
@@ -36,10 +37,10 @@ local hits = ARGV[3]
 local byte, pack = string.byte, struct.pack
 -- Each limit's amount, expiry (ms) and cost as numbers, once per call.
 local amounts, expiries, costs = {}, {}, {}
-for s = 1, (#ARGV - 3) / 3 do
-    amounts[s] = tonumber(ARGV[3 * s + 1])
-    expiries[s] = tonumber(ARGV[3 * s + 2]) * 1000
-    costs[s] = tonumber(ARGV[3 * s + 3])
+for s = 1, (#ARGV - 4) / 3 do
+    amounts[s] = tonumber(ARGV[3 * s + 2])
+    expiries[s] = tonumber(ARGV[3 * s + 3]) * 1000
+    costs[s] = tonumber(ARGV[3 * s + 4])
 end
 local out = {}
 local stops, skipping = false, false
@@ -69,7 +70,7 @@ for p = 1, #hits, 9 do
             allowed = 1
             if not peek then
                 if redis.call('EXISTS', current) == 1 then
-                    cc = redis.call('INCRBY', current, ARGV[3 * s + 3])
+                    cc = redis.call('INCRBY', current, ARGV[3 * s + 4])
                 else
                     redis.call('SET', current, cost, 'PX', expiry * 2)
                     cc, ct = cost, expiry * 2
