@@ -14,6 +14,12 @@
 //!   limit (amount, expiry, cost) once, and its hits as 9-byte indices into them, so the many
 //!   hits of a coalesced call on few keys (one client's requests, a limit every client shares)
 //!   cost the server a few bytes each rather than a key and four arguments.
+//! * **Fixed window: one write per key**: each key of a call is written by one `INCRBY` of all
+//!   its hits' costs; when every count stays within its amount (every hit admitted, the common
+//!   case) the script returns each key's count before the call and the client works out each
+//!   hit's count, so the server does no work per hit at all. Otherwise the script decides the
+//!   hits one by one from those counts and sets each key right; either way each hit sees the
+//!   count before it and the stored values are those of one `INCRBY` per counted hit.
 //! * **Replies in binary**: each decided hit comes back as one byte and two or four
 //!   little-endian doubles (`struct.pack`), which is cheaper for the server than formatting
 //!   numbers as text, and exact for every count a Lua script can hold (2⁵³).

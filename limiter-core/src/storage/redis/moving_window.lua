@@ -7,9 +7,8 @@
 --
 -- KEYS: the call's distinct lists ("{prefix}:{limits key}"), each once.
 -- ARGV[1]: now in seconds since the epoch, ARGV[2]: "1" to only look (test / window stats:
--- nothing is written), ARGV[3] (the hits), ARGV[4] (empty
--- here) and the limits after it as in fixed_window.lua (whose mode's
--- "no reset time" is read by the fixed window alone).
+-- nothing is written), ARGV[3] (the hits), ARGV[4] (empty here) and the limits after it as in
+-- fixed_window.lua (whose mode's "no reset time" is read by the fixed window alone).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0), the number of entries
 -- inside the window, the oldest of them (seconds since the epoch, 0 if none), 0, 0.
 local now = tonumber(ARGV[1])

@@ -10,10 +10,9 @@
 -- ("{prefix}:{{limits key}}/-1") then the current ("{prefix}:{{limits key}}") counter
 -- (hash-tagged: one cluster slot).
 -- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to only look (test / window stats: only
--- the roll-over is written, as in `limits`), ARGV[3] (the hits), ARGV[4] (empty
--- here) and the limits after it as in
--- fixed_window.lua (a hit's key position is that of its previous counter; the mode's "no reset
--- time" is read by the fixed window alone).
+-- the roll-over is written, as in `limits`), ARGV[3] (the hits), ARGV[4] (empty here) and the
+-- limits after it as in fixed_window.lua (a hit's key position is that of its previous
+-- counter; the mode's "no reset time" is read by the fixed window alone).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0; when looking, 1 if
 -- floor(weighted) + cost <= amount), previous count, previous PTTL, current count, current PTTL
 -- (PTTLs >= 0).
