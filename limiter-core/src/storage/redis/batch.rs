@@ -13,13 +13,24 @@
 //! Used for standalone and sentinel connections; a cluster's hits go to the nodes owning their
 //! slots, call by call.
 
+use super::errors::timed_out;
 use super::scripts::{Call, Records, Request, ScriptHit};
-use super::storage::{Inner, RedisStorage};
 use crate::strategy::Strategy;
-use redis::{RedisError, RedisResult};
-use std::sync::Weak;
-use std::time::SystemTime;
+use redis::RedisResult;
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
+
+/// Where the coalescing task sends its calls: the storage's connection (implemented by the
+/// storage's shared state, which owns the task's queue: the task holds it weakly).
+pub(super) trait Target: Send + Sync + 'static {
+    /// The longest one call may take.
+    fn timeout(&self) -> Duration;
+
+    /// Sends one script call; the records of each of its requests, in order.
+    fn eval(&self, call: &Call<'_>) -> impl Future<Output = RedisResult<Vec<Records>>> + Send;
+}
 
 /// At most this many hits go in one call: a script blocks the server while it runs (a fixed
 /// window hit takes it about 2 µs).
@@ -40,12 +51,13 @@ pub(super) struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the coalescing task of the storage `inner` on the current tokio runtime; `None`
-    /// outside one (calls are then sent one by one). The task ends when the storage is dropped.
-    pub(super) fn start(inner: Weak<Inner>) -> Option<Batcher> {
+    /// Starts the coalescing task of the storage whose calls go to `target` on the current
+    /// tokio runtime; `None` outside one (calls are then sent one by one). The task ends when
+    /// the target is dropped.
+    pub(super) fn start<T: Target>(target: Weak<T>) -> Option<Batcher> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (queue, receiver) = mpsc::unbounded_channel();
-        runtime.spawn(run(inner, receiver));
+        runtime.spawn(run(target, receiver));
         Some(Batcher { queue })
     }
 
@@ -73,7 +85,7 @@ impl Batcher {
 
 /// The coalescing task: takes everything queued, one call per strategy, each sent on a task of
 /// its own so that a slow call does not hold back the next batch.
-async fn run(inner: Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<Pending>) {
+async fn run<T: Target>(target: Weak<T>, mut receiver: mpsc::UnboundedReceiver<Pending>) {
     while let Some(first) = receiver.recv().await {
         // Lets the requests that are ready to run queue up behind the first.
         tokio::task::yield_now().await;
@@ -88,10 +100,9 @@ async fn run(inner: Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<Pending>)
                 Err(_) => break,
             }
         }
-        let Some(inner) = inner.upgrade() else {
+        let Some(target) = target.upgrade() else {
             return;
         };
-        let storage = RedisStorage { inner };
         // Almost always one strategy per storage; mixed batches split by strategy.
         while !batch.is_empty() {
             let strategy = batch[0].strategy;
@@ -99,13 +110,13 @@ async fn run(inner: Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<Pending>)
                 .into_iter()
                 .partition(|pending| pending.strategy == strategy);
             batch = rest;
-            tokio::spawn(send(storage.clone(), strategy, same));
+            tokio::spawn(send(Arc::clone(&target), strategy, same));
         }
     }
 }
 
 /// Sends one batch as one script call and deals out the records, or the error to every request.
-async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
+async fn send<T: Target>(target: Arc<T>, strategy: Strategy, batch: Vec<Pending>) {
     let mut hits = Vec::with_capacity(batch.iter().map(|pending| pending.hits.len()).sum());
     let mut requests = Vec::with_capacity(batch.len());
     let mut replies = Vec::with_capacity(batch.len());
@@ -123,7 +134,7 @@ async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
     };
     // Bounded like the requests themselves, which have given up by then: a call stuck on a
     // reconnecting connection must not outlive them.
-    let dealt = match tokio::time::timeout(storage.inner.timeout, storage.eval(&call)).await {
+    let dealt = match tokio::time::timeout(target.timeout(), target.eval(&call)).await {
         Ok(dealt) => dealt,
         // A request whose own timer fires in the same tick may still listen: it must hear of a
         // timeout, not of a task that stopped.
@@ -141,39 +152,5 @@ async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
                 let _ = reply.send(Err(error.clone()));
             }
         }
-    }
-}
-
-/// The error a coalesced call that ran out of time gives each request: a timeout, which
-/// [`bounded`](super::errors::bounded) reports as [`StorageError::Timeout`](crate::StorageError::Timeout).
-fn timed_out() -> RedisError {
-    RedisError::from(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        "the rate-limit script call timed out",
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::timed_out;
-    use crate::storage::error::StorageError;
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn a_coalesced_call_that_times_out_reads_as_a_timeout() {
-        let timeout = Duration::from_millis(5);
-        let reported =
-            super::super::errors::bounded("redis", timeout, async { Err::<(), _>(timed_out()) })
-                .await;
-        assert!(
-            matches!(
-                reported,
-                Err(StorageError::Timeout {
-                    backend: "redis",
-                    ..
-                })
-            ),
-            "{reported:?}"
-        );
     }
 }

@@ -1,13 +1,50 @@
 //! Script calls: a request's hits as script arguments, sent in as few calls as the topology
 //! allows, through the coalescing task when there is one.
 
+use super::batch;
 use super::errors::unexpected;
-use super::scripts::{self, Call, Mode, Record, Records, Request, ScriptHit};
+use super::scripts::{Call, Mode, Record, Records, Request, ScriptHit};
 use super::slots;
-use super::storage::RedisStorage;
+use super::storage::{Inner, RedisStorage};
 use crate::storage::hit::Hit;
 use crate::strategy::Strategy;
 use redis::{Cmd, RedisResult, Value};
+use std::future::Future;
+use std::time::Duration;
+
+impl Inner {
+    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
+    /// records of each of the call's requests, one per decided hit.
+    async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
+        let arguments = call.arguments();
+        let evalsha = call.evalsha(&arguments);
+        let reply = match self.connection.query(&evalsha).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.connection.query(&call.load()).await?;
+                self.connection.query(&evalsha).await?
+            }
+            other => other?,
+        };
+        let Value::BulkString(bytes) = reply else {
+            return Err(unexpected("not a string"));
+        };
+        call.records(&bytes, &arguments)
+            .ok_or_else(|| unexpected("wrong number of records"))
+    }
+}
+
+/// The coalescing task sends its calls on the storage's connection.
+impl batch::Target for Inner {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn eval(&self, call: &Call<'_>) -> impl Future<Output = RedisResult<Vec<Records>>> + Send {
+        Inner::eval(self, call)
+    }
+}
 
 impl RedisStorage {
     pub(super) fn script_hit(&self, strategy: Strategy, hit: &Hit<'_>) -> ScriptHit {
@@ -22,26 +59,6 @@ impl RedisStorage {
     /// Sends one command to the server (standalone, sentinel master) or the node owning its keys.
     pub(super) async fn query(&self, cmd: &Cmd) -> RedisResult<Value> {
         self.inner.connection.query(cmd).await
-    }
-
-    /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
-    /// records of each of the call's requests, one per decided hit.
-    pub(super) async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
-        let reply = match self.query(&call.evalsha()).await {
-            Err(error)
-                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-            {
-                self.query(&call.load()).await?;
-                self.query(&call.evalsha()).await?
-            }
-            other => other?,
-        };
-        let Value::BulkString(bytes) = reply else {
-            return Err(unexpected("not a string"));
-        };
-        scripts::records(&bytes, call.strategy)
-            .and_then(|records| scripts::by_request(&records, call.requests))
-            .ok_or_else(|| unexpected("wrong number of records"))
     }
 
     /// One script call for the hits of one request.
@@ -64,7 +81,7 @@ impl RedisStorage {
             hits,
             requests: &requests,
         };
-        let mut records = self.eval(&call).await?;
+        let mut records = self.inner.eval(&call).await?;
         Ok(records.pop().unwrap_or_default())
     }
 

@@ -40,6 +40,15 @@ pub(super) fn unexpected(what: &str) -> RedisError {
     ))
 }
 
+/// The error a call that ran out of time gives: a timeout, which [`bounded`] reports as
+/// [`StorageError::Timeout`] (a coalesced call's requests hear of it, not of a stopped task).
+pub(super) fn timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the rate-limit script call timed out",
+    ))
+}
+
 /// What went wrong when opening the storage, from the client library's error.
 pub(super) fn connect_failure(error: &RedisError) -> ConnectFailure {
     if error.is_connection_refusal() {
@@ -90,5 +99,28 @@ pub(super) fn connect_timeout(
         uri: uri.redacted(),
         cause: ConnectFailure::Timeout,
         source: format!("no answer within {timeout:?}").into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bounded, timed_out};
+    use crate::storage::error::StorageError;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_coalesced_call_that_times_out_reads_as_a_timeout() {
+        let timeout = Duration::from_millis(5);
+        let reported = bounded("redis", timeout, async { Err::<(), _>(timed_out()) }).await;
+        assert!(
+            matches!(
+                reported,
+                Err(StorageError::Timeout {
+                    backend: "redis",
+                    ..
+                })
+            ),
+            "{reported:?}"
+        );
     }
 }

@@ -10,6 +10,16 @@
 //!   in order with its own `stop_at_first_breach`. Nothing waits for a batch to fill; under load
 //!   this cuts the server's work per request by the parsing, lookup and start-up of a script call
 //!   (see `batch.rs`). A batch is one atomic script run, so counts stay exact.
+//! * **Each key and limit once per call**: a call names each distinct key and each distinct
+//!   limit (amount, expiry, cost) once, and its hits as 9-byte indices into them, so the many
+//!   hits of a coalesced call on few keys (one client's requests, a limit every client shares)
+//!   cost the server a few bytes each rather than a key and four arguments.
+//! * **Fixed window: one write per key**: each key of a call is written by one `INCRBY` of all
+//!   its hits' costs; when every count stays within its amount (every hit admitted, the common
+//!   case) the script returns each key's count before the call and the client works out each
+//!   hit's count, so the server does no work per hit at all. Otherwise the script decides the
+//!   hits one by one from those counts and sets each key right; either way each hit sees the
+//!   count before it and the stored values are those of one `INCRBY` per counted hit.
 //! * **Replies in binary**: each decided hit comes back as one byte and two or four
 //!   little-endian doubles (`struct.pack`), which is cheaper for the server than formatting
 //!   numbers as text, and exact for every count a Lua script can hold (2⁵³).
@@ -85,12 +95,14 @@
 //!   and errors.
 //! * `builder.rs`: [`RedisStorageBuilder`]; `connection/`: opening and using the connection
 //!   (`standalone.rs`, `cluster.rs`, `sentinel.rs`, `tls.rs`).
-//! * `scripts.rs` and the `.lua` files: the server-side decisions; `calls.rs`: sending them
-//!   (`slots.rs` splits a cluster batch by slot, `batch.rs` coalesces concurrent requests);
-//!   `decode.rs`: their records to decisions.
+//! * `scripts.rs` and the `.lua` files: the server-side decisions; `arguments.rs`: a call's
+//!   arguments (each distinct key and limit once, the hits as indices into them); `calls.rs`:
+//!   sending them (`slots.rs` splits a cluster batch by slot, `batch.rs` coalesces concurrent
+//!   requests); `decode.rs`: their records to decisions.
 //! * `reset.rs`: `SCAN` + `UNLINK` on every master.
 //! * `lease.rs` and `lease.lua`: [lease mode](crate::storage::lease) (opt-in), its script and its sweep.
 
+mod arguments;
 mod batch;
 mod builder;
 mod calls;

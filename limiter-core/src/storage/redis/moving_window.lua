@@ -5,10 +5,10 @@
 -- so the server formats them exactly as it does for Python's script), the list is trimmed to
 -- `amount` entries and its TTL set to the expiry.
 --
--- KEYS[i]: the list of hit i ("{prefix}:{limits key}").
+-- KEYS: the call's distinct lists ("{prefix}:{limits key}"), each once.
 -- ARGV[1]: now in seconds since the epoch, ARGV[2]: "1" to only look (test / window stats:
--- nothing is written), then per hit the four arguments of fixed_window.lua (which alone reads
--- the reset time only when asked).
+-- nothing is written), ARGV[3] (the hits), ARGV[4] (empty here) and the limits after it as in
+-- fixed_window.lua (whose mode's "no reset time" is read by the fixed window alone).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0), the number of entries
 -- inside the window, the oldest of them (seconds since the epoch, 0 if none), 0, 0.
 local now = tonumber(ARGV[1])
@@ -33,19 +33,26 @@ local function window(key, cutoff, limit)
     return lo, tonumber(redis.call('LINDEX', key, lo - 1))
 end
 
+local hits = ARGV[3]
+local byte, pack = string.byte, struct.pack
+-- Each limit's amount, expiry (s) and cost as numbers, once per call.
+local amounts, expiries, costs = {}, {}, {}
+for s = 1, (#ARGV - 4) / 3 do
+    amounts[s] = tonumber(ARGV[3 * s + 2])
+    expiries[s] = tonumber(ARGV[3 * s + 3])
+    costs[s] = tonumber(ARGV[3 * s + 4])
+end
 local out = {}
 local stops, skipping = false, false
-for i = 1, #KEYS do
-    local b = 3 + 4 * (i - 1)
-    local mode = ARGV[b + 3]
-    if mode ~= '0' then
-        stops, skipping = tonumber(mode) % 4 >= 2, false
+for p = 1, #hits, 9 do
+    local k1, k2, k3, k4, s1, s2, s3, s4, mode = byte(hits, p, p + 8)
+    if mode ~= 0 then
+        stops, skipping = mode % 4 >= 2, false
     end
     if not skipping then
-        local amount = tonumber(ARGV[b])
-        local expiry = tonumber(ARGV[b + 1])
-        local cost = tonumber(ARGV[b + 2])
-        local key = KEYS[i]
+        local s = s1 + 256 * (s2 + 256 * (s3 + 256 * s4))
+        local amount, expiry, cost = amounts[s], expiries[s], costs[s]
+        local key = KEYS[k1 + 256 * (k2 + 256 * (k3 + 256 * k4))]
         local cutoff = now - expiry
         local allowed = 0
         if peek then
@@ -64,12 +71,12 @@ for i = 1, #KEYS do
                     redis.call('LPUSH', key, unpack(entries, j, math.min(j + 4999, #entries)))
                 end
                 redis.call('LTRIM', key, 0, amount - 1)
-                redis.call('EXPIRE', key, ARGV[b + 1])
+                redis.call('EXPIRE', key, ARGV[3 * s + 3])
                 allowed = 1
             end
         end
         local count, oldest = window(key, cutoff, amount)
-        out[#out + 1] = struct.pack('<Bdddd', allowed, count, oldest, 0, 0)
+        out[#out + 1] = pack('<Bdddd', allowed, count, oldest, 0, 0)
         skipping = stops and allowed == 0
     end
 end

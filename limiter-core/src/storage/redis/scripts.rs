@@ -3,8 +3,10 @@
 //! Each script carries out, hit by hit, the writes of the corresponding `limits` script
 //! (`incr_expire.lua`, `acquire_moving_window.lua`, `acquire_sliding_window.lua`), so the keys
 //! and stored values are those a Python deployment reads and writes. See the `.lua` files for the
-//! exact calling convention; [`Call`] builds it.
+//! calling convention each of them reads (each distinct key and limit once, the hits as indices
+//! into them: see `arguments.rs`); [`Call`] builds it.
 
+use super::arguments::Arguments;
 use crate::storage::hit::AdmittedReset;
 use crate::strategy::Strategy;
 use redis::Script;
@@ -59,18 +61,6 @@ pub(super) struct Request {
     pub mode: Mode,
 }
 
-impl Mode {
-    /// The script's mode argument for a request's first hit (see fixed_window.lua).
-    fn first_hit_argument(&self) -> &'static str {
-        match (self.stop_at_first_breach, self.admitted_reset) {
-            (false, AdmittedReset::Exact) => "1",
-            (true, AdmittedReset::Exact) => "3",
-            (false, AdmittedReset::UpperBound) => "5",
-            (true, AdmittedReset::UpperBound) => "7",
-        }
-    }
-}
-
 /// The fixed window's "time to live" of a counter whose `PTTL` was not read.
 pub(super) const TTL_NOT_READ: f64 = -3.0;
 
@@ -90,27 +80,25 @@ pub(super) struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// The `EVALSHA` command for this call.
-    pub fn evalsha(&self) -> redis::Cmd {
+    /// The `EVALSHA` command for this call: each distinct key and limit once, the hits as
+    /// indices into them (see [`Arguments`]).
+    pub fn evalsha(&self, arguments: &Arguments<'_>) -> redis::Cmd {
         let script = script(self.strategy);
-        let keys: usize = self.hits.iter().map(|hit| hit.keys.len()).sum();
+        let key_bytes: usize = arguments.keys.iter().map(|key| key.len()).sum();
         // Sized up front: growing the command's buffers argument by argument cost more than
-        // writing them (EVALSHA, sha, key count, keys, 2 flags, 4 values per hit).
-        let key_bytes: usize = self
-            .hits
-            .iter()
-            .flat_map(|hit| &hit.keys)
-            .map(String::len)
-            .sum();
+        // writing them (EVALSHA, sha, key count, keys, parameter, look flag, hits, 3 per limit).
         let mut cmd = redis::Cmd::with_capacity(
-            5 + keys + 4 * self.hits.len(),
-            64 + key_bytes + 32 + (3 * 20 + 1) * self.hits.len(),
+            6 + arguments.keys.len() + 3 * arguments.limits.len(),
+            96 + key_bytes
+                + arguments.hits.len()
+                + arguments.totals.len()
+                + 3 * 20 * arguments.limits.len(),
         );
-        cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
-        for hit in self.hits {
-            for key in &hit.keys {
-                cmd.arg(key);
-            }
+        cmd.arg("EVALSHA")
+            .arg(script.get_hash())
+            .arg(arguments.keys.len());
+        for key in &arguments.keys {
+            cmd.arg(*key);
         }
         // Only the moving window reads the time (its entries are timestamps). `{}` on an f64
         // writes the shortest string that reads back as the same number, as Python's
@@ -122,15 +110,34 @@ impl Call<'_> {
             _ => cmd.arg("0"),
         };
         cmd.arg(if self.peek { "1" } else { "0" });
-        let mut hits = self.hits.iter();
-        for request in self.requests {
-            let first = request.mode.first_hit_argument();
-            for (index, hit) in hits.by_ref().take(request.hits).enumerate() {
-                cmd.arg(hit.amount).arg(hit.expiry).arg(hit.cost);
-                cmd.arg(if index == 0 { first } else { "0" });
-            }
+        cmd.arg(arguments.hits.as_slice());
+        cmd.arg(arguments.totals.as_slice());
+        for (amount, expiry, cost) in &arguments.limits {
+            cmd.arg(*amount).arg(*expiry).arg(*cost);
         }
         cmd
+    }
+
+    /// This call's arguments: each distinct key and limit once, and for the fixed window's fast
+    /// path (not when only looking) each key's total cost.
+    pub fn arguments(&self) -> Arguments<'_> {
+        let totals = self.strategy == Strategy::FixedWindow && !self.peek;
+        Arguments::new(self.hits, self.requests, totals)
+    }
+
+    /// The records of `reply`, the answer to this call sent with `arguments`, dealt to its
+    /// requests; `None` if the reply does not fit the call.
+    pub fn records(&self, reply: &[u8], arguments: &Arguments<'_>) -> Option<Vec<Records>> {
+        let reply = match self.strategy {
+            // A byte first: 1 for the fast path's counts per key, 0 for records per hit.
+            Strategy::FixedWindow => match reply.split_first()? {
+                (1, per_key) => return arguments.admitted(per_key, self.hits, self.requests),
+                (0, per_hit) => per_hit,
+                _ => return None,
+            },
+            _ => reply,
+        };
+        records(reply, self.strategy).and_then(|records| by_request(&records, self.requests))
     }
 
     /// The `SCRIPT LOAD` command that (re)loads this call's script after a `NOSCRIPT` error.

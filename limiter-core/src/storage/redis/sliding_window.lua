@@ -6,11 +6,13 @@
 -- floor(previous * PTTL(previous) / expiry) + current + cost <= amount, and then the current
 -- counter is INCRBYed, or SET to the cost with PX 2 * expiry if it does not exist.
 --
--- KEYS[2i-1], KEYS[2i]: the previous ("{prefix}:{{limits key}}/-1") and current
--- ("{prefix}:{{limits key}}") counters of hit i (hash-tagged: one cluster slot).
+-- KEYS: the call's distinct pairs of counters, each once: the previous
+-- ("{prefix}:{{limits key}}/-1") then the current ("{prefix}:{{limits key}}") counter
+-- (hash-tagged: one cluster slot).
 -- ARGV[1]: now in seconds (unused here), ARGV[2]: "1" to only look (test / window stats: only
--- the roll-over is written, as in `limits`), then per hit the four arguments of fixed_window.lua (which alone reads
--- the reset time only when asked).
+-- the roll-over is written, as in `limits`), ARGV[3] (the hits), ARGV[4] (empty here) and the
+-- limits after it as in fixed_window.lua (a hit's key position is that of its previous
+-- counter; the mode's "no reset time" is read by the fixed window alone).
 -- Returns one record per decided hit (see scripts.rs): allowed (1/0; when looking, 1 if
 -- floor(weighted) + cost <= amount), previous count, previous PTTL, current count, current PTTL
 -- (PTTLs >= 0).
@@ -30,20 +32,28 @@ local function state(previous, current)
     return previous_count, previous_ttl, current_count, current_ttl
 end
 
+local hits = ARGV[3]
+local byte, pack = string.byte, struct.pack
+-- Each limit's amount, expiry (ms) and cost as numbers, once per call.
+local amounts, expiries, costs = {}, {}, {}
+for s = 1, (#ARGV - 4) / 3 do
+    amounts[s] = tonumber(ARGV[3 * s + 2])
+    expiries[s] = tonumber(ARGV[3 * s + 3]) * 1000
+    costs[s] = tonumber(ARGV[3 * s + 4])
+end
 local out = {}
 local stops, skipping = false, false
-for i = 1, #KEYS / 2 do
-    local b = 3 + 4 * (i - 1)
-    local mode = ARGV[b + 3]
-    if mode ~= '0' then
-        stops, skipping = tonumber(mode) % 4 >= 2, false
+for p = 1, #hits, 9 do
+    local k1, k2, k3, k4, s1, s2, s3, s4, mode = byte(hits, p, p + 8)
+    if mode ~= 0 then
+        stops, skipping = mode % 4 >= 2, false
     end
     if not skipping then
-        local amount = tonumber(ARGV[b])
-        local expiry = tonumber(ARGV[b + 1]) * 1000
-        local cost = tonumber(ARGV[b + 2])
-        local previous = KEYS[2 * i - 1]
-        local current = KEYS[2 * i]
+        local k = k1 + 256 * (k2 + 256 * (k3 + 256 * k4))
+        local s = s1 + 256 * (s2 + 256 * (s3 + 256 * s4))
+        local amount, expiry, cost = amounts[s], expiries[s], costs[s]
+        local previous = KEYS[k]
+        local current = KEYS[k + 1]
 
         local current_ttl = tonumber(redis.call('PTTL', current))
         if current_ttl > 0 and current_ttl < expiry then
@@ -59,14 +69,14 @@ for i = 1, #KEYS / 2 do
             allowed = 1
             if not peek then
                 if redis.call('EXISTS', current) == 1 then
-                    cc = redis.call('INCRBY', current, ARGV[b + 2])
+                    cc = redis.call('INCRBY', current, ARGV[3 * s + 4])
                 else
                     redis.call('SET', current, cost, 'PX', expiry * 2)
                     cc, ct = cost, expiry * 2
                 end
             end
         end
-        out[#out + 1] = struct.pack('<Bdddd', allowed, pc, pt, cc, ct)
+        out[#out + 1] = pack('<Bdddd', allowed, pc, pt, cc, ct)
         skipping = stops and allowed == 0
     end
 end
