@@ -10,8 +10,7 @@
 //! parses, looks up and starts one script where it did many, and the client encodes and parses
 //! one command; a batch is as atomic as a single request's call, so counts stay exact.
 //!
-//! Used for standalone and sentinel connections; a cluster's hits go to the nodes owning their
-//! slots, call by call.
+//! On a cluster, a batch is sent as one call per hash slot, all at once (`cluster_calls.rs`).
 
 use super::scripts::{Call, Records, Request, ScriptHit};
 use super::storage::{Inner, RedisStorage};
@@ -123,7 +122,7 @@ async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
     };
     // Bounded like the requests themselves, which have given up by then: a call stuck on a
     // reconnecting connection must not outlive them.
-    let dealt = match tokio::time::timeout(storage.inner.timeout, storage.eval(&call)).await {
+    let dealt = match tokio::time::timeout(storage.inner.timeout, storage.eval_requests(&call)).await {
         Ok(dealt) => dealt,
         // A request whose own timer fires in the same tick may still listen: it must hear of a
         // timeout, not of a task that stopped.

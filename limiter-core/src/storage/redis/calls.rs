@@ -2,8 +2,7 @@
 //! allows, through the coalescing task when there is one.
 
 use super::errors::unexpected;
-use super::scripts::{self, Call, Mode, Record, Records, Request, ScriptHit};
-use super::slots;
+use super::scripts::{self, Call, Mode, Records, Request, ScriptHit};
 use super::storage::RedisStorage;
 use crate::storage::hit::Hit;
 use crate::strategy::Strategy;
@@ -64,12 +63,12 @@ impl RedisStorage {
             hits,
             requests: &requests,
         };
-        let mut records = self.eval(&call).await?;
+        let mut records = self.eval_requests(&call).await?;
         Ok(records.pop().unwrap_or_default())
     }
 
     /// Decides one request's `hits` in as few script calls as the topology allows (one, unless a
-    /// cluster batch spans several slots).
+    /// cluster batch spans several slots: then one per slot, at once; see `cluster_calls.rs`).
     pub(super) async fn eval_batch(
         &self,
         strategy: Strategy,
@@ -78,43 +77,7 @@ impl RedisStorage {
         mode: Mode,
         peek: bool,
     ) -> RedisResult<Records> {
-        let call = |hits| self.eval_one(strategy, now, hits, mode, peek);
-        let is_cluster = self.inner.connection.is_cluster();
-        if !is_cluster || slots::single_slot(hits) {
-            return call(hits).await;
-        }
-        if mode.stop_at_first_breach {
-            let mut records = Records::with_capacity(hits.len());
-            for run in slots::runs(hits) {
-                let expected = run.len();
-                let part = call(&hits[run]).await?;
-                let breached = part.len() < expected || part.iter().any(|record| !record.allowed);
-                records.extend(part);
-                if breached {
-                    break;
-                }
-            }
-            return Ok(records);
-        }
-        let groups = slots::by_slot(hits);
-        let group_hits: Vec<Vec<ScriptHit>> = groups
-            .iter()
-            .map(|group| group.iter().map(|&index| hits[index].clone()).collect())
-            .collect();
-        let replies = futures_util::future::try_join_all(
-            group_hits
-                .iter()
-                .map(|group| async move { call(group).await }),
-        )
-        .await?;
-        // Without stopping at a breach every group decides all of its hits.
-        let mut records: Records = smallvec::smallvec![Record::default(); hits.len()];
-        for (group, reply) in groups.iter().zip(replies) {
-            for (&index, record) in group.iter().zip(reply) {
-                records[index] = record;
-            }
-        }
-        Ok(records)
+        self.eval_one(strategy, now, hits, mode, peek).await
     }
 
     /// Decides one request's `hits`: through the coalescing task when there is one, else by
