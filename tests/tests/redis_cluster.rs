@@ -158,7 +158,10 @@ async fn warm_up(storage: &Storage, masters: &mut Masters) {
             let ids = borrowed(&ids);
             let hits = hits(&limits, &ids);
             for _ in 0..2 {
-                storage.acquire(strategy, &hits, true).await.expect("warm up");
+                storage
+                    .acquire(strategy, &hits, true)
+                    .await
+                    .expect("warm up");
             }
         }
     }
@@ -186,7 +189,10 @@ async fn three_slots_one_call_each() {
         for stop in [true, false] {
             for _ in 0..3 {
                 let before = masters.script_calls().await;
-                let decisions = storage.acquire(strategy, &hits, stop).await.expect("acquire");
+                let decisions = storage
+                    .acquire(strategy, &hits, stop)
+                    .await
+                    .expect("acquire");
                 let after = masters.script_calls().await;
                 assert_eq!(admitted(&decisions), [true; 3], "{strategy}");
                 let calls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
@@ -224,11 +230,18 @@ async fn stop_at_first_breach_across_slots() {
             assert!(first[0].allowed);
 
             let before = masters.script_calls().await;
-            let decisions = storage.acquire(strategy, &hits, true).await.expect("acquire");
+            let decisions = storage
+                .acquire(strategy, &hits, true)
+                .await
+                .expect("acquire");
             let after = masters.script_calls().await;
             let mut expected = vec![true; breached];
             expected.push(false);
-            assert_eq!(admitted(&decisions), expected, "{strategy}, breach at {breached}");
+            assert_eq!(
+                admitted(&decisions),
+                expected,
+                "{strategy}, breach at {breached}"
+            );
             for (index, limit) in limits.iter().enumerate() {
                 let left = remaining(&storage, strategy, limit, &ids[index]).await;
                 let want = match index.cmp(&breached) {
@@ -247,7 +260,10 @@ async fn stop_at_first_breach_across_slots() {
             assert_eq!(calls, 3 + refunds, "{strategy}, breach at {breached}");
 
             // Without stopping, every limit is decided and counted.
-            let decisions = storage.acquire(strategy, &hits, false).await.expect("acquire");
+            let decisions = storage
+                .acquire(strategy, &hits, false)
+                .await
+                .expect("acquire");
             let mut expected = [true; 3];
             expected[breached] = false;
             assert_eq!(admitted(&decisions), expected, "{strategy}: no stop");
@@ -317,7 +333,10 @@ async fn concurrent_requests_are_exact_and_share_calls() {
         let counts: Vec<u64> = counted(&storage, strategy, &limits, &ids).await;
         assert_eq!(counts, [64, 10, 10], "{strategy}: hits counted per limit");
         // Without coalescing: 3 calls per request and a refund per rejected one (246).
-        assert!(calls <= 96, "{strategy}: 64 requests took {calls} script calls");
+        assert!(
+            calls <= 96,
+            "{strategy}: 64 requests took {calls} script calls"
+        );
         println!("{strategy}: 64 concurrent requests, 3 slots -> {calls} script calls");
     }
 }
@@ -369,7 +388,11 @@ async fn concurrent_requests_share_each_slots_call() {
             })
             .collect();
         for request in requests {
-            assert_eq!(request.await.expect("request task"), [true; 3], "{strategy}");
+            assert_eq!(
+                request.await.expect("request task"),
+                [true; 3],
+                "{strategy}"
+            );
         }
         let after = masters.script_calls().await;
         let calls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
@@ -380,7 +403,9 @@ async fn concurrent_requests_share_each_slots_call() {
         let ids = borrowed(&ids);
         let counts = counted(&storage, strategy, &limits, &ids).await;
         assert_eq!(counts, [64, 64, 64], "{strategy}");
-        println!("{strategy}: 64 concurrent requests, 3 slots -> {calls:?} script calls per master");
+        println!(
+            "{strategy}: 64 concurrent requests, 3 slots -> {calls:?} script calls per master"
+        );
     }
 }
 
@@ -439,7 +464,10 @@ async fn slots_are_asked_at_once() {
         for (connection, _) in &mut masters.nodes[1..] {
             meanwhile.push(limiter_tests::script_calls(connection).await);
         }
-        assert!(!request.is_finished(), "{strategy}: the first master is busy");
+        assert!(
+            !request.is_finished(),
+            "{strategy}: the first master is busy"
+        );
         assert_eq!(
             meanwhile,
             [before[1] + 1, before[2] + 1],

@@ -122,7 +122,7 @@ async fn send(storage: RedisStorage, strategy: Strategy, batch: Vec<Pending>) {
     };
     // Bounded like the requests themselves, which have given up by then: a call stuck on a
     // reconnecting connection must not outlive them.
-    let dealt = match tokio::time::timeout(storage.inner.timeout, storage.eval_requests(&call)).await {
+    let dealt = match tokio::time::timeout(storage.inner.timeout, storage.eval_any(&call)).await {
         Ok(dealt) => dealt,
         // A request whose own timer fires in the same tick may still listen: it must hear of a
         // timeout, not of a task that stopped.

@@ -63,7 +63,7 @@ impl RedisStorage {
             hits,
             requests: &requests,
         };
-        let mut records = self.eval_requests(&call).await?;
+        let mut records = self.eval_any(&call).await?;
         Ok(records.pop().unwrap_or_default())
     }
 

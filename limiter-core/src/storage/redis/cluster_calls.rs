@@ -50,7 +50,7 @@ use redis::RedisResult;
 impl RedisStorage {
     /// One script call's worth of requests on any topology: one call, or on a cluster one per
     /// slot its hits touch. Returns the records of each request, as [`eval`](Self::eval).
-    pub(super) async fn eval_requests(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
+    pub(super) async fn eval_any(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
         if !self.inner.connection.is_cluster() || slots::single_slot(call.hits) {
             return self.eval(call).await;
         }

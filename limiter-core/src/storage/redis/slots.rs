@@ -218,13 +218,14 @@ mod tests {
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[0].slot, slot(&hits[0]));
         assert_eq!(calls[0].requests, [request(2, true), request(1, false)]);
-        assert_eq!(
-            calls[0].origins,
-            [origin(0, 0), origin(0, 2), origin(1, 1)]
-        );
+        assert_eq!(calls[0].origins, [origin(0, 0), origin(0, 2), origin(1, 1)]);
         assert_eq!(calls[1].requests, [request(1, true), request(1, false)]);
         assert_eq!(calls[1].origins, [origin(0, 1), origin(1, 0)]);
-        let keys: Vec<&str> = calls[0].hits.iter().map(|hit| hit.keys[0].as_str()).collect();
+        let keys: Vec<&str> = calls[0]
+            .hits
+            .iter()
+            .map(|hit| hit.keys[0].as_str())
+            .collect();
         assert_eq!(keys, ["{a}x", "{a}y", "{a}x"]);
         assert!(plan(&[], &[]).is_empty());
     }
