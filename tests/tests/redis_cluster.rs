@@ -218,7 +218,7 @@ async fn stop_at_first_breach_across_slots() {
     for strategy in Strategy::ALL {
         for breached in 0..3 {
             // The limit at `breached` allows one hit, which is spent first.
-            let mut limits = [roomy.clone(), roomy.clone(), roomy.clone()];
+            let mut limits = [roomy; 3];
             limits[breached] = RateLimit::new(1, 1, Granularity::Hour);
             let ids = on_three_masters(&mut masters, strategy, &limits, "breach").await;
             let ids = borrowed(&ids);
@@ -301,7 +301,7 @@ async fn concurrent_requests_are_exact_and_share_calls() {
         let requests: Vec<_> = (0..64)
             .map(|_| {
                 let storage = storage.clone();
-                let (limits, ids) = (limits.clone(), ids.clone());
+                let ids = ids.clone();
                 tokio::spawn(async move {
                     let ids = borrowed(&ids);
                     let decisions = storage
@@ -376,7 +376,7 @@ async fn concurrent_requests_share_each_slots_call() {
         let requests: Vec<_> = (0..64)
             .map(|_| {
                 let storage = storage.clone();
-                let (limits, ids) = (limits.clone(), ids.clone());
+                let ids = ids.clone();
                 tokio::spawn(async move {
                     let ids = borrowed(&ids);
                     let decisions = storage
@@ -449,7 +449,7 @@ async fn slots_are_asked_at_once() {
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         let request = {
-            let (storage, limits, ids) = (storage.clone(), limits.clone(), ids.clone());
+            let (storage, ids) = (storage.clone(), ids.clone());
             tokio::spawn(async move {
                 let ids = borrowed(&ids);
                 let decisions = storage
