@@ -247,7 +247,6 @@ impl RedisStorageBuilder {
             }
             Err(error) => return Err(error),
         };
-        let coalesce = !connection.is_cluster();
         let lease_config = self.lease;
         let storage = RedisStorage {
             inner: Arc::new_cyclic(|inner| Inner {
@@ -256,9 +255,7 @@ impl RedisStorageBuilder {
                 timeout,
                 backend,
                 over_limit: self.over_limit_capacity.map(OverLimitCache::new),
-                batcher: coalesce
-                    .then(|| batch::Batcher::start(inner.clone()))
-                    .flatten(),
+                batcher: batch::Batcher::start(inner.clone()),
                 leases: lease_config.map(Leases::new),
             }),
         };

@@ -3,8 +3,7 @@
 
 use super::batch;
 use super::errors::unexpected;
-use super::scripts::{Call, Mode, Record, Records, Request, ScriptHit};
-use super::slots;
+use super::scripts::{Call, Mode, Records, Request, ScriptHit};
 use super::storage::{Inner, RedisStorage};
 use crate::storage::hit::Hit;
 use crate::strategy::Strategy;
@@ -15,7 +14,7 @@ use std::time::Duration;
 impl Inner {
     /// One script call (EVALSHA, and SCRIPT LOAD + EVALSHA again after NOSCRIPT); returns the
     /// records of each of the call's requests, one per decided hit.
-    async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
+    pub(super) async fn eval(&self, call: &Call<'_>) -> RedisResult<Vec<Records>> {
         let arguments = call.arguments();
         let evalsha = call.evalsha(&arguments);
         let reply = match self.connection.query(&evalsha).await {
@@ -42,7 +41,7 @@ impl batch::Target for Inner {
     }
 
     fn eval(&self, call: &Call<'_>) -> impl Future<Output = RedisResult<Vec<Records>>> + Send {
-        Inner::eval(self, call)
+        self.eval_any(call)
     }
 }
 
@@ -81,12 +80,12 @@ impl RedisStorage {
             hits,
             requests: &requests,
         };
-        let mut records = self.inner.eval(&call).await?;
+        let mut records = self.inner.eval_any(&call).await?;
         Ok(records.pop().unwrap_or_default())
     }
 
     /// Decides one request's `hits` in as few script calls as the topology allows (one, unless a
-    /// cluster batch spans several slots).
+    /// cluster batch spans several slots: then one per slot, at once; see `cluster_calls.rs`).
     pub(super) async fn eval_batch(
         &self,
         strategy: Strategy,
@@ -95,43 +94,7 @@ impl RedisStorage {
         mode: Mode,
         peek: bool,
     ) -> RedisResult<Records> {
-        let call = |hits| self.eval_one(strategy, now, hits, mode, peek);
-        let is_cluster = self.inner.connection.is_cluster();
-        if !is_cluster || slots::single_slot(hits) {
-            return call(hits).await;
-        }
-        if mode.stop_at_first_breach {
-            let mut records = Records::with_capacity(hits.len());
-            for run in slots::runs(hits) {
-                let expected = run.len();
-                let part = call(&hits[run]).await?;
-                let breached = part.len() < expected || part.iter().any(|record| !record.allowed);
-                records.extend(part);
-                if breached {
-                    break;
-                }
-            }
-            return Ok(records);
-        }
-        let groups = slots::by_slot(hits);
-        let group_hits: Vec<Vec<ScriptHit>> = groups
-            .iter()
-            .map(|group| group.iter().map(|&index| hits[index].clone()).collect())
-            .collect();
-        let replies = futures_util::future::try_join_all(
-            group_hits
-                .iter()
-                .map(|group| async move { call(group).await }),
-        )
-        .await?;
-        // Without stopping at a breach every group decides all of its hits.
-        let mut records: Records = smallvec::smallvec![Record::default(); hits.len()];
-        for (group, reply) in groups.iter().zip(replies) {
-            for (&index, record) in group.iter().zip(reply) {
-                records[index] = record;
-            }
-        }
-        Ok(records)
+        self.eval_one(strategy, now, hits, mode, peek).await
     }
 
     /// Decides one request's `hits`: through the coalescing task when there is one, else by

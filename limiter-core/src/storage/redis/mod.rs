@@ -84,10 +84,19 @@
 //! # Cluster
 //!
 //! A Lua script may only touch keys of one hash slot. The keys of one hit always share one, but
-//! the hits of a batch often do not (hash-tagging them together would rename them and break
-//! Python compatibility). A batch in one slot is one call. Otherwise, without
-//! `stop_at_first_breach` it is one call per slot, sent concurrently; with it, consecutive hits of
-//! one slot are one call and the calls are made in order, stopping at the first rejected hit.
+//! the hits of a request often do not (hash-tagging them together would rename them and break
+//! Python compatibility). A call in one slot is one script call; otherwise it is one script call
+//! per slot, all sent at once: a request whose limits live in three slots costs three calls but
+//! one round trip of wall time. Concurrent requests are coalesced as on one server, per slot: the
+//! requests waiting at the same moment share each slot's call.
+//!
+//! With `stop_at_first_breach` each slot's call stops at the request's first rejected hit in that
+//! slot; a hit after the request's first rejected hit that another slot counted meanwhile is
+//! taken back by a refund script before the request gets its decisions, so the decisions and the
+//! stored counts are those of one server. While such a hit is counted (one round trip), a
+//! concurrent request near that later limit may be rejected where one server would have admitted
+//! it; never admitted where it would have been rejected, except when the later limit's window
+//! ends within that round trip. The details are in `cluster_calls.rs`.
 //!
 //! # Layout
 //!
@@ -97,8 +106,10 @@
 //!   (`standalone.rs`, `cluster.rs`, `sentinel.rs`, `tls.rs`).
 //! * `scripts.rs` and the `.lua` files: the server-side decisions; `arguments.rs`: a call's
 //!   arguments (each distinct key and limit once, the hits as indices into them); `calls.rs`:
-//!   sending them (`slots.rs` splits a cluster batch by slot, `batch.rs` coalesces concurrent
-//!   requests); `decode.rs`: their records to decisions.
+//!   sending them (`batch.rs` coalesces concurrent requests; on a cluster `cluster_calls.rs`
+//!   sends one call per slot at once, `slots.rs` plans and merges them, `refund.rs` and
+//!   `refund.lua` take back the hits counted after a breach in another slot); `decode.rs`: their
+//!   records to decisions.
 //! * `reset.rs`: `SCAN` + `UNLINK` on every master.
 //! * `lease.rs` and `lease.lua`: [lease mode](crate::storage::lease) (opt-in), its script and its sweep.
 
@@ -106,9 +117,11 @@ mod arguments;
 mod batch;
 mod builder;
 mod calls;
+mod cluster_calls;
 mod connection;
 mod decode;
 mod lease;
+mod refund;
 mod reset;
 mod scripts;
 mod slots;

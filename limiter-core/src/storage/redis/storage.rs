@@ -61,7 +61,7 @@ pub(super) struct Inner {
     pub(super) timeout: Duration,
     pub(super) backend: &'static str,
     pub(super) over_limit: Option<OverLimitCache>,
-    /// Coalesces concurrent requests' script calls (standalone and sentinel connections).
+    /// Coalesces concurrent requests' script calls (on a cluster, per slot).
     pub(super) batcher: Option<batch::Batcher>,
     /// Lease mode, when on: fixed-window hits spent out of leases.
     pub(super) leases: Option<Leases>,
