@@ -7,11 +7,12 @@
 //!
 //! ```sh
 //! cargo bench -p limiter-core --bench gcra
+//! bench/micro-instructions.sh        # instructions per check, by callgrind (LIMITER_BENCH_COUNT)
 //! ```
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use limiter_core::{MemoryStorage, RateLimit, RateLimiter, Strategy};
+use limiter_core::{Hit, MemoryStorage, RateLimit, RateLimiter, Storage, Strategy};
 use std::future::Future;
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -143,7 +144,67 @@ fn paired() {
     }
 }
 
+/// `LIMITER_BENCH_COUNT=<gcra|gcra-now|fixed|governor>:<keys>:<hits>`: only `hits` checks of one side, in
+/// the scrambled order, then exit — for callgrind (`valgrind --tool=callgrind`), where the
+/// difference of two runs divided by the difference of their hits is the instructions per check.
+fn count_only(spec: &str) {
+    let mut parts = spec.split(':');
+    let (Some(side), Some(key_count), Some(hits)) = (parts.next(), parts.next(), parts.next())
+    else {
+        panic!("LIMITER_BENCH_COUNT=<gcra|gcra-now|fixed|governor>:<keys>:<hits>");
+    };
+    let key_count: usize = key_count.parse().unwrap();
+    let hits: u64 = hits.parse().unwrap();
+    let keys = client_keys(key_count);
+    let limit = limit();
+    // No sweeper thread: its sweeps would count in every run.
+    let storage = || MemoryStorage::builder().sweep_interval(None).build();
+    match side {
+        "governor" => {
+            let theirs = governor();
+            for iteration in 0..hits {
+                black_box(
+                    theirs
+                        .check_key(&keys[key_index(iteration, key_count)])
+                        .is_ok(),
+                );
+            }
+        }
+        "gcra" | "fixed" => {
+            let strategy = if side == "gcra" {
+                Strategy::GCRA
+            } else {
+                Strategy::FixedWindow
+            };
+            let ours = RateLimiter::new(strategy, storage()).unwrap();
+            for iteration in 0..hits {
+                let key = &keys[key_index(iteration, key_count)];
+                black_box(ready(ours.hit(&limit, &[key, "route"], 1)).unwrap());
+            }
+        }
+        // The synchronous batch call the web layer makes (`Storage::acquire_all_now`).
+        "gcra-now" => {
+            let storage = Storage::from(storage());
+            for iteration in 0..hits {
+                let key = &keys[key_index(iteration, key_count)];
+                let hit = Hit {
+                    limit: &limit,
+                    identifiers: &[key, "route"],
+                    cost: 1,
+                };
+                let decisions = storage.acquire_all_now(Strategy::GCRA, &[hit], false);
+                black_box(decisions.unwrap().unwrap()[0].allowed);
+            }
+        }
+        other => panic!("unknown side {other}"),
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("LIMITER_BENCH_COUNT") {
+        count_only(&spec);
+        return;
+    }
     let mut criterion = Criterion::default().configure_from_args();
     bench_gcra(&mut criterion);
     criterion.final_summary();
