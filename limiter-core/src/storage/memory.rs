@@ -162,6 +162,12 @@ impl MemoryStorage {
         hits: &[Hit<'_>],
         stop_at_first_breach: bool,
     ) -> Decisions {
+        if let [hit] = hits {
+            // A request with one limit: no cursor, and the list is filled in place.
+            let mut decisions = Decisions::new();
+            decisions.push(self.acquire_one(strategy, hit));
+            return decisions;
+        }
         let now = self.inner.clock.now_nanos();
         self.inner
             .acquire_all(strategy, now, hits, stop_at_first_breach)
