@@ -52,6 +52,17 @@ pub(crate) struct LeaseState {
     server_remaining: u64,
     /// Dropped from the table by the sweep: look the key up again.
     retired: bool,
+    /// Counts the leases started: a unit refunded goes back only into the lease it came from.
+    generation: u64,
+}
+
+/// A hit paid out of a lease without waiting ([`LeaseTable::spend_now`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spent {
+    /// The hit's decision (admitted).
+    pub(crate) decision: Decision,
+    /// The lease it was paid from, for [`LeaseTable::refund`].
+    generation: u64,
 }
 
 impl LeaseTable {
@@ -64,6 +75,39 @@ impl LeaseTable {
         let lease = Arc::new(KeyLease::default());
         entries.insert(key.to_owned(), Arc::clone(&lease));
         lease
+    }
+
+    /// Pays `cost` out of `key`'s lease without waiting: `None` when the key has no running
+    /// lease that covers it, or when a request is taking its next lease right now (the caller
+    /// then waits on the async path). Nothing is spent when `None`.
+    pub(crate) fn spend_now(&self, key: &str, cost: u64, now: Instant) -> Option<Spent> {
+        let entries = self.entries.lock();
+        let mut state = entries.get(key)?.state.try_lock().ok()?;
+        if state.retired {
+            return None;
+        }
+        let decision = state.spend(cost, now)?;
+        Some(Spent {
+            decision,
+            generation: state.generation,
+        })
+    }
+
+    /// Gives back `cost` spent by [`spend_now`](Self::spend_now) (a batch that could not be paid
+    /// whole), if its lease is still running. Otherwise the units are dropped: they stay counted
+    /// on the server, which can only admit fewer.
+    pub(crate) fn refund(&self, key: &str, cost: u64, spent: Spent, now: Instant) {
+        let entries = self.entries.lock();
+        let Some(lease) = entries.get(key) else {
+            return;
+        };
+        let Ok(mut state) = lease.state.try_lock() else {
+            return;
+        };
+        let running = state.lease_end.is_some_and(|end| now < end);
+        if running && !state.retired && state.generation == spent.generation {
+            state.budget = state.budget.saturating_add(cost);
+        }
     }
 
     /// How many keys hold a lease entry.
@@ -153,6 +197,7 @@ impl LeaseState {
             };
         }
         let window_end = now + grant.until_reset;
+        self.generation = self.generation.wrapping_add(1);
         self.window_end = Some(window_end);
         self.lease_end = Some((now + duration).min(window_end));
         self.budget = grant.units.saturating_sub(cost);
@@ -231,6 +276,50 @@ mod tests {
         assert!(!decision.allowed);
         assert_eq!(decision.remaining, 0);
         assert_eq!(state.spend(1, now), None);
+    }
+
+    /// Paying at once: only out of a running lease that covers the hit, never while a grant is
+    /// being taken; a refund goes back only into the lease it came from.
+    #[test]
+    fn hits_paid_at_once_and_refunded_into_their_own_lease() {
+        let table = LeaseTable::default();
+        let now = Instant::now();
+        let (at, minute, second) = (
+            Timestamp::from_nanos(0),
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        );
+        assert!(table.spend_now("k", 1, now).is_none(), "no lease yet");
+        let lease = table.get("k");
+        lease
+            .state
+            .try_lock()
+            .unwrap()
+            .start(grant(3, minute), 1, now, at, second);
+        let paid = table.spend_now("k", 1, now).expect("covered");
+        assert_eq!(paid.decision.remaining, 401);
+        assert!(table.spend_now("k", 2, now).is_none(), "one unit left");
+        {
+            let _taking = lease.state.try_lock().unwrap();
+            assert!(table.spend_now("k", 1, now).is_none(), "a grant in flight");
+        }
+        table.refund("k", 1, paid, now);
+        assert_eq!(
+            table.spend_now("k", 2, now).unwrap().decision.remaining,
+            400
+        );
+        // A new lease: a refund from the old one is dropped.
+        lease
+            .state
+            .try_lock()
+            .unwrap()
+            .start(grant(5, minute), 1, now, at, second);
+        table.refund("k", 2, paid, now);
+        assert!(
+            table.spend_now("k", 5, now).is_none(),
+            "four units, not six"
+        );
+        assert!(table.spend_now("k", 4, now).is_some());
     }
 
     #[test]
