@@ -122,18 +122,31 @@ impl RedisStorage {
         self.lease_key(hit, &mut key);
         loop {
             let lease = leases.table.get(&key);
+            {
+                let mut state = lease.state.lock();
+                if state.is_retired() {
+                    continue;
+                }
+                if let Some(decision) = state.spend(hit.cost, Instant::now()) {
+                    return Ok(decision);
+                }
+            }
             // Held across the call below: this key's other requests wait for its grant.
-            let mut state = lease.state.lock().await;
-            if state.is_retired() {
-                continue;
-            }
+            let _taking = lease.taking.lock().await;
             let now = Instant::now();
-            if let Some(decision) = state.spend(hit.cost, now) {
-                return Ok(decision);
-            }
-            // Ended before the call: if the call fails, its units stay counted on the server
-            // (fewer admissions, never more) until the window ends.
-            let (hand_back, window_end_ms) = state.end(now);
+            let (hand_back, window_end_ms) = {
+                let mut state = lease.state.lock();
+                if state.is_retired() {
+                    continue;
+                }
+                // Another request may have taken a lease while this one waited.
+                if let Some(decision) = state.spend(hit.cost, now) {
+                    return Ok(decision);
+                }
+                // Ended before the call: if the call fails, its units stay counted on the
+                // server (fewer admissions, never more) until the window ends.
+                state.end(now)
+            };
             let grant = self
                 .lease(&LeaseCall {
                     key: &key,
@@ -148,7 +161,8 @@ impl RedisStorage {
                 .await?;
             let at = Timestamp::from(SystemTime::now());
             // Measured from before the call, so the lease never outlives the server's window.
-            return Ok(state.start(grant, hit.cost, now, at, leases.config.lease_duration()));
+            let duration = leases.config.lease_duration();
+            return Ok(lease.state.lock().start(grant, hit.cost, now, at, duration));
         }
     }
 
