@@ -12,8 +12,8 @@ use crate::strategy::Strategy;
 
 impl Storage {
     /// [`acquire`](Self::acquire), answered at once when the backend decides in this thread (the
-    /// memory storage, or a Redis storage in [lease mode](crate::storage::lease) whose leases
-    /// cover every hit), else `None` with nothing counted.
+    /// memory storage, or a Redis storage in lease mode whose leases cover every hit), else
+    /// `None` with nothing counted.
     ///
     /// ```
     /// use limiter_core::{Hit, MemoryStorage, RateLimit, Storage, Strategy};
