@@ -12,7 +12,8 @@ use crate::strategy::Strategy;
 
 impl Storage {
     /// [`acquire`](Self::acquire), answered at once when the backend decides in this thread (the
-    /// memory storage), else `None` with nothing counted.
+    /// memory storage, or a Redis storage in lease mode whose leases cover every hit), else
+    /// `None` with nothing counted.
     ///
     /// ```
     /// use limiter_core::{Hit, MemoryStorage, RateLimit, Storage, Strategy};
@@ -37,6 +38,11 @@ impl Storage {
             Storage::Memory(memory) => {
                 Some(Ok(memory.acquire(strategy, hits, stop_at_first_breach)))
             }
+            // In lease mode, hits its leases cover are paid at once.
+            #[cfg(feature = "redis")]
+            Storage::Redis(redis) => redis
+                .acquire_leased_now(strategy, hits, stop_at_first_breach)
+                .map(Ok),
             // Network backends (when built) wait on their server.
             #[allow(unreachable_patterns)]
             _ => None,

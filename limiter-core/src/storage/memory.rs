@@ -30,6 +30,7 @@ use crate::strategy::Strategy;
 use crate::strategy::{Decision, WindowStats};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::num::NonZeroU64;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -64,14 +65,14 @@ pub struct MemoryStorage {
 /// Configures a [`MemoryStorage`].
 #[derive(Debug)]
 pub struct MemoryStorageBuilder {
-    clock: Arc<dyn Clock>,
+    clock: TimeSource,
     sweep_interval: Option<Duration>,
 }
 
 impl MemoryStorageBuilder {
     /// Reads time from `clock` instead of the system clock (for deterministic tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = TimeSource::Custom(Arc::new(clock));
         self
     }
 
@@ -87,7 +88,7 @@ impl MemoryStorageBuilder {
     pub fn build(self) -> MemoryStorage {
         let inner = Arc::new(Inner {
             clock: self.clock,
-            hasher: foldhash::quality::RandomState::default(),
+            keys: KeyHasher::new(),
             counters: Table::new(),
             sliding: Table::new(),
             windows: Table::new(),
@@ -124,7 +125,7 @@ impl MemoryStorage {
     /// Starts configuring a storage.
     pub fn builder() -> MemoryStorageBuilder {
         MemoryStorageBuilder {
-            clock: Arc::new(SystemClock),
+            clock: TimeSource::System,
             sweep_interval: Some(DEFAULT_SWEEP_INTERVAL),
         }
     }
@@ -161,20 +162,42 @@ impl MemoryStorage {
         hits: &[Hit<'_>],
         stop_at_first_breach: bool,
     ) -> Decisions {
-        let now = self.inner.clock.now().as_nanos();
+        if let [hit] = hits {
+            // A request with one limit: no cursor, and the list is filled in place.
+            let mut decisions = Decisions::new();
+            decisions.push(self.acquire_one(strategy, hit));
+            return decisions;
+        }
+        let now = self.inner.clock.now_nanos();
         self.inner
             .acquire_all(strategy, now, hits, stop_at_first_breach)
     }
 
+    /// One hit, without the batch's bookkeeping (no list of decisions, no cursor).
+    #[inline]
     pub(crate) fn acquire_one(&self, strategy: Strategy, hit: &Hit<'_>) -> Decision {
-        let now = self.inner.clock.now().as_nanos();
-        self.inner
-            .acquire_all(strategy, now, std::slice::from_ref(hit), false)[0]
+        let inner = &*self.inner;
+        let now = inner.clock.now_nanos();
+        let key = inner.key_hash(hit.limit, hit.identifiers);
+        match strategy {
+            Strategy::FixedWindow => inner
+                .counters
+                .with_entry(key, |counter| decide_fixed(counter, hit, now)),
+            Strategy::MovingWindow => inner
+                .windows
+                .with_entry(key, |log| decide_moving(log, hit, now)),
+            Strategy::SlidingWindowCounter => inner
+                .sliding
+                .with_entry(key, |buckets| decide_sliding(buckets, hit, now)),
+            Strategy::Gcra { burst } => inner
+                .arrivals
+                .with_entry(key, |arrival| decide_gcra(arrival, hit, now, burst)),
+        }
     }
 
     pub(crate) fn test(&self, strategy: Strategy, hit: Hit<'_>) -> bool {
         let inner = &self.inner;
-        let now = inner.clock.now().as_nanos();
+        let now = inner.clock.now_nanos();
         let key = inner.key_hash(hit.limit, hit.identifiers);
         let amount = hit.limit.amount();
         let expiry = expiry_nanos(hit.limit);
@@ -207,7 +230,7 @@ impl MemoryStorage {
         identifiers: &[&str],
     ) -> WindowStats {
         let inner = &self.inner;
-        let now = inner.clock.now().as_nanos();
+        let now = inner.clock.now_nanos();
         let key = inner.key_hash(limit, identifiers);
         let expiry = expiry_nanos(limit);
         let amount = limit.amount();
@@ -254,9 +277,66 @@ impl MemoryStorage {
     }
 }
 
+/// Hashes storage keys, seeded at random per storage: foldhash over the identifiers, then the
+/// limit's three numbers mixed in by seeded multiplications.
+///
+/// The limit's part does not depend on the identifiers, so it is computed alongside their hash
+/// rather than after it: one multiplication follows the identifiers' hash on the path to the key.
+struct KeyHasher {
+    hasher: foldhash::fast::RandomState,
+    /// Secret seeds for the limit's part and the final mix, drawn from `hasher`.
+    seeds: [u64; 4],
+}
+
+impl KeyHasher {
+    fn new() -> Self {
+        let hasher = foldhash::fast::RandomState::default();
+        let seeds = [1u64, 2, 3, 4].map(|n| hasher.hash_one(n));
+        KeyHasher { hasher, seeds }
+    }
+
+    /// The key of `limit` for the identifiers hashed to `identifiers_hash`: folded 128-bit
+    /// products (foldhash's own mixing step), of the amount with the window length, then of
+    /// that (with the unit) with the identifiers' hash.
+    #[inline]
+    fn combine(&self, identifiers_hash: u64, limit: &RateLimit) -> u64 {
+        let [a, b, c, d] = self.seeds;
+        let window = folded_multiply(limit.amount() ^ a, limit.multiples() ^ b)
+            ^ u64::from(limit.granularity() as u8);
+        folded_multiply(identifiers_hash ^ c, window ^ d)
+    }
+}
+
+/// The high and low halves of a full 64×64-bit product, xor-ed: every output bit depends on
+/// every input bit of either factor.
+#[inline]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let product = u128::from(x) * u128::from(y);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// Where the storage reads the time: the system clock called directly (inlined, no virtual call
+/// on the request path), or a clock the builder was given.
+#[derive(Debug)]
+enum TimeSource {
+    System,
+    Custom(Arc<dyn Clock>),
+}
+
+impl TimeSource {
+    /// Now, in nanoseconds since the Unix epoch.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        match self {
+            TimeSource::System => SystemClock.now().as_nanos(),
+            TimeSource::Custom(clock) => clock.now().as_nanos(),
+        }
+    }
+}
+
 struct Inner {
-    clock: Arc<dyn Clock>,
-    hasher: foldhash::quality::RandomState,
+    clock: TimeSource,
+    keys: KeyHasher,
     counters: Table<Counter>,
     sliding: Table<Buckets>,
     windows: Table<Log>,
@@ -267,26 +347,38 @@ struct Inner {
 impl Inner {
     /// The hash of the storage key `LIMITER/<identifiers…>/<amount>/<multiples>/<unit>`, taken
     /// over its parts rather than over the joined string: nothing is built or copied per request.
+    /// It is [`Inner::limit_key`] of [`Inner::identifiers_hash`].
+    #[inline]
+    fn key_hash(&self, limit: &RateLimit, identifiers: &[&str]) -> u64 {
+        self.limit_key(self.identifiers_hash(identifiers), limit)
+    }
+
+    /// The seeded hash of the identifiers alone, which the limits of one request share (and
+    /// [`Inner::decide_each`] takes once for them).
     ///
-    /// Hashing the parts with their lengths also keeps apart identifiers that would join into the
-    /// same string (`["a/b", "c"]` and `["a", "b/c"]`), which Python's memory storage merges by
-    /// accident. (Network backends store the string itself, so there they stay shared.)
+    /// foldhash folds each part's length into the hash along with its bytes (and an empty part
+    /// still changes it), which keeps apart identifiers that would join into the same string
+    /// (`["a/b", "c"]` and `["a", "b/c"]`), which Python's memory storage merges by accident.
+    /// (Network backends store the string itself, so there they stay shared.)
+    #[inline]
+    fn identifiers_hash(&self, identifiers: &[&str]) -> u64 {
+        let mut hasher = self.keys.hasher.build_hasher();
+        for identifier in identifiers {
+            hasher.write(identifier.as_bytes());
+        }
+        hasher.finish()
+    }
+
+    /// The key of `limit` for the identifiers hashed to `identifiers_hash`.
     ///
     /// The bits that choose the shard ([`SHARD_BITS`]) are those of the identifiers' hash alone:
     /// the limits of one request (same client, same scope) share a shard, which
     /// [`Inner::acquire_all`] then locks once. Two keys of one client then collide with a
     /// probability of 2⁻⁵⁸ rather than 2⁻⁶⁴, which adds nothing noticeable to the figure above.
-    fn key_hash(&self, limit: &RateLimit, identifiers: &[&str]) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        for identifier in identifiers {
-            hasher.write(identifier.as_bytes());
-            hasher.write_usize(identifier.len());
-        }
-        let identifiers_hash = hasher.finish();
-        hasher.write_u64(limit.amount());
-        hasher.write_u64(limit.multiples());
-        hasher.write_u8(limit.granularity() as u8);
-        (hasher.finish() & !SHARD_BITS) | (identifiers_hash & SHARD_BITS)
+    #[inline]
+    fn limit_key(&self, identifiers_hash: u64, limit: &RateLimit) -> u64 {
+        let hash = self.keys.combine(identifiers_hash, limit);
+        (hash & !SHARD_BITS) | (identifiers_hash & SHARD_BITS)
     }
 
     /// Decides `hits` in order, stopping after the first rejection if asked; consecutive hits
@@ -303,34 +395,30 @@ impl Inner {
                 &self.counters,
                 hits,
                 stop_at_first_breach,
-                |counter, hit| {
-                    counter.hit(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
-                },
+                |counter, hit| decide_fixed(counter, hit, now),
             ),
             Strategy::MovingWindow => {
                 self.decide_each(&self.windows, hits, stop_at_first_breach, |log, hit| {
-                    log.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+                    decide_moving(log, hit, now)
                 })
             }
             Strategy::SlidingWindowCounter => {
                 self.decide_each(&self.sliding, hits, stop_at_first_breach, |buckets, hit| {
-                    buckets.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+                    decide_sliding(buckets, hit, now)
                 })
             }
             Strategy::Gcra { burst } => self.decide_each(
                 &self.arrivals,
                 hits,
                 stop_at_first_breach,
-                |arrival, hit| {
-                    let rate = Rate::new(hit.limit.amount(), expiry_nanos(hit.limit), burst);
-                    arrival.acquire(hit.cost, now, rate)
-                },
+                |arrival, hit| decide_gcra(arrival, hit, now, burst),
             ),
         }
     }
 
     /// Decides each of `hits` with `decide` on its entry in `table`, in order; stops after the
-    /// first rejection if `stop_at_first_breach`.
+    /// first rejection if `stop_at_first_breach`. The identifiers are hashed once for
+    /// consecutive hits that name the same strings (the limits of one request).
     fn decide_each<V: Expiring>(
         &self,
         table: &Table<V>,
@@ -340,8 +428,17 @@ impl Inner {
     ) -> Decisions {
         let mut cursor = table.cursor();
         let mut decisions = Decisions::new();
+        let mut hashed: Option<(&[&str], u64)> = None;
         for hit in hits {
-            let key = self.key_hash(hit.limit, hit.identifiers);
+            let identifiers_hash = match hashed {
+                Some((identifiers, hash)) if same_strings(identifiers, hit.identifiers) => hash,
+                _ => {
+                    let hash = self.identifiers_hash(hit.identifiers);
+                    hashed = Some((hit.identifiers, hash));
+                    hash
+                }
+            };
+            let key = self.limit_key(identifiers_hash, hit.limit);
             let decision = decide(cursor.entry(key), hit);
             decisions.push(decision);
             if stop_at_first_breach && !decision.allowed {
@@ -352,7 +449,7 @@ impl Inner {
     }
 
     fn sweep(&self) -> usize {
-        let now = self.clock.now().as_nanos();
+        let now = self.clock.now_nanos();
         self.counters.sweep(now)
             + self.sliding.sweep(now)
             + self.windows.sweep(now)
@@ -377,6 +474,45 @@ fn spawn_sweeper(inner: Weak<Inner>, interval: Duration) {
     drop(spawned);
 }
 
+/// Whether two lists of identifiers are the very same strings (same addresses and lengths): a
+/// cheap test that never says yes for different contents. Equal strings at different addresses
+/// answer no, and are hashed again.
+#[inline]
+fn same_strings(first: &[&str], second: &[&str]) -> bool {
+    first.len() == second.len()
+        && first
+            .iter()
+            .zip(second)
+            .all(|(a, b)| std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len())
+}
+
+#[inline]
+fn decide_fixed(counter: &mut Counter, hit: &Hit<'_>, now: u64) -> Decision {
+    counter.hit(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+}
+
+#[inline]
+fn decide_moving(log: &mut Log, hit: &Hit<'_>, now: u64) -> Decision {
+    log.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+}
+
+#[inline]
+fn decide_sliding(buckets: &mut Buckets, hit: &Hit<'_>, now: u64) -> Decision {
+    buckets.acquire(hit.cost, hit.limit.amount(), now, expiry_nanos(hit.limit))
+}
+
+#[inline]
+fn decide_gcra(
+    arrival: &mut ArrivalTime,
+    hit: &Hit<'_>,
+    now: u64,
+    burst: Option<NonZeroU64>,
+) -> Decision {
+    let rate = Rate::new(hit.limit.amount(), expiry_nanos(hit.limit), burst);
+    arrival.acquire(hit.cost, now, rate)
+}
+
+#[inline]
 fn expiry_nanos(limit: &RateLimit) -> u64 {
     limit.expiry_seconds().saturating_mul(1_000_000_000)
 }
@@ -496,6 +632,40 @@ mod tests {
             shards_used.insert(shard_index(keys[0]));
         }
         assert_eq!(shards_used.len(), SHARDS, "1000 clients use every shard");
+    }
+
+    /// The identifiers hashed once for several hits (same strings), hashed again for equal
+    /// strings at other addresses, and the single-hit path: all reach the same counters.
+    #[test]
+    fn every_path_to_a_key_reaches_the_same_counter() {
+        let storage = MemoryStorage::builder().sweep_interval(None).build();
+        let [second, minute, _] = limits();
+        let shared = ["client", "route"];
+        let (client, route) = (String::from("client"), String::from("route"));
+        let copied = [client.as_str(), route.as_str()];
+        assert!(!same_strings(&shared, &copied) && same_strings(&shared, &shared));
+        let hit = |limit, identifiers| Hit {
+            limit,
+            identifiers,
+            cost: 2,
+        };
+        let batch = [
+            hit(&second, &shared[..]),
+            hit(&minute, &shared[..]),
+            hit(&second, &copied[..]),
+        ];
+        let remaining: Vec<u64> = storage
+            .acquire(Strategy::FixedWindow, &batch, false)
+            .iter()
+            .map(|decision| decision.remaining)
+            .collect();
+        assert_eq!(remaining, [3, 8, 1]);
+        let single = storage.acquire_one(Strategy::FixedWindow, &hit(&minute, &copied[..]));
+        assert_eq!(single.remaining, 6);
+        assert_eq!(
+            storage.inner.key_hash(&second, &shared),
+            storage.inner.key_hash(&second, &copied)
+        );
     }
 
     /// A batch whose hits fall in different shards (different identifiers) is decided hit by hit

@@ -116,6 +116,12 @@ impl<V: Expiring> Table<V> {
         true
     }
 
+    /// Runs `change` on the entry of `key` (created empty if absent), under the shard's lock.
+    #[inline]
+    pub(super) fn with_entry<R>(&self, key: u64, change: impl FnOnce(&mut V) -> R) -> R {
+        change(self.shard(key).lock().entry(key).or_default())
+    }
+
     #[inline]
     pub(super) fn read<R>(&self, key: u64, look: impl FnOnce(&V) -> R) -> Option<R> {
         self.shard(key).lock().get(&key).map(look)

@@ -50,7 +50,7 @@
 
 mod table;
 
-pub(crate) use table::{Grant, LeaseTable};
+pub(crate) use table::{Grant, LeaseTable, Spent};
 
 use std::time::Duration;
 

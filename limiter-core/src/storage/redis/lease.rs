@@ -5,13 +5,20 @@ use super::errors::unexpected;
 use super::storage::{Inner, RedisStorage};
 use crate::clock::Timestamp;
 use crate::storage::hit::{Decisions, Hit};
-use crate::storage::lease::{Grant, LeaseConfig, LeaseTable};
-use crate::strategy::Decision;
+use crate::storage::lease::{Grant, LeaseConfig, LeaseTable, Spent};
+use crate::strategy::{Decision, Strategy};
 use redis::{RedisResult, Script, Value};
+use smallvec::SmallVec;
+use std::cell::RefCell;
 use std::sync::{LazyLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lease.lua")));
+
+thread_local! {
+    /// The key of a hit paid at once out of a lease: built here, not allocated per request.
+    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
+}
 
 /// A storage's lease mode: its configuration and the leases it holds.
 #[derive(Debug)]
@@ -42,6 +49,55 @@ struct LeaseCall<'a> {
 }
 
 impl RedisStorage {
+    /// Decides `hits` out of this process's leases without waiting, when the leases cover every
+    /// one (lease mode on, fixed window): the web layer then decides in the calling thread, as
+    /// on the memory storage. `None`, with nothing spent, when a hit needs the server (or a
+    /// rejection remembered by the over-limit cache, which the async path answers as before).
+    pub(crate) fn acquire_leased_now(
+        &self,
+        strategy: Strategy,
+        hits: &[Hit<'_>],
+        stop_at_first_breach: bool,
+    ) -> Option<Decisions> {
+        let leases = self.inner.leases.as_ref()?;
+        if strategy != Strategy::FixedWindow || hits.is_empty() {
+            return None;
+        }
+        if let Some(cache) = &self.inner.over_limit {
+            if cache.answer(strategy, hits, stop_at_first_breach).is_some() {
+                return None;
+            }
+        }
+        let now = Instant::now();
+        KEY.with(|key| {
+            let mut key = key.borrow_mut();
+            let mut spent: SmallVec<[Spent; 4]> = SmallVec::new();
+            for hit in hits {
+                self.lease_key(hit, &mut key);
+                match leases.table.spend_now(&key, hit.cost, now) {
+                    Some(paid) => spent.push(paid),
+                    None => {
+                        // Not covered: give back what this batch took, and wait on the server.
+                        for (hit, paid) in hits.iter().zip(spent) {
+                            self.lease_key(hit, &mut key);
+                            leases.table.refund(&key, hit.cost, paid, now);
+                        }
+                        return None;
+                    }
+                }
+            }
+            Some(spent.iter().map(|paid| paid.decision).collect())
+        })
+    }
+
+    /// The server key of `hit`, as the lease script counts it, into `key`.
+    fn lease_key(&self, hit: &Hit<'_>, key: &mut String) {
+        key.clear();
+        key.push_str(&self.inner.key_prefix);
+        key.push(':');
+        hit.limit.write_key(hit.identifiers, key);
+    }
+
     /// Decides fixed-window hits out of this process's leases, taking a lease (one call) for a
     /// hit its key's lease does not cover.
     pub(super) async fn acquire_leased(
@@ -63,23 +119,34 @@ impl RedisStorage {
 
     async fn hit_leased(&self, leases: &Leases, hit: &Hit<'_>) -> RedisResult<Decision> {
         let mut key = String::with_capacity(self.inner.key_prefix.len() + 64);
-        key.push_str(&self.inner.key_prefix);
-        key.push(':');
-        hit.limit.write_key(hit.identifiers, &mut key);
+        self.lease_key(hit, &mut key);
         loop {
             let lease = leases.table.get(&key);
+            {
+                let mut state = lease.state.lock();
+                if state.is_retired() {
+                    continue;
+                }
+                if let Some(decision) = state.spend(hit.cost, Instant::now()) {
+                    return Ok(decision);
+                }
+            }
             // Held across the call below: this key's other requests wait for its grant.
-            let mut state = lease.state.lock().await;
-            if state.is_retired() {
-                continue;
-            }
+            let _taking = lease.taking.lock().await;
             let now = Instant::now();
-            if let Some(decision) = state.spend(hit.cost, now) {
-                return Ok(decision);
-            }
-            // Ended before the call: if the call fails, its units stay counted on the server
-            // (fewer admissions, never more) until the window ends.
-            let (hand_back, window_end_ms) = state.end(now);
+            let (hand_back, window_end_ms) = {
+                let mut state = lease.state.lock();
+                if state.is_retired() {
+                    continue;
+                }
+                // Another request may have taken a lease while this one waited.
+                if let Some(decision) = state.spend(hit.cost, now) {
+                    return Ok(decision);
+                }
+                // Ended before the call: if the call fails, its units stay counted on the
+                // server (fewer admissions, never more) until the window ends.
+                state.end(now)
+            };
             let grant = self
                 .lease(&LeaseCall {
                     key: &key,
@@ -94,7 +161,8 @@ impl RedisStorage {
                 .await?;
             let at = Timestamp::from(SystemTime::now());
             // Measured from before the call, so the lease never outlives the server's window.
-            return Ok(state.start(grant, hit.cost, now, at, leases.config.lease_duration()));
+            let duration = leases.config.lease_duration();
+            return Ok(lease.state.lock().start(grant, hit.cost, now, at, duration));
         }
     }
 
