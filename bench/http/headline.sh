@@ -14,6 +14,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# The servers stop with the run, so that a later scripts/test finds their ports free.
+trap '"$ROOT/scripts/test-servers.sh" stop >/dev/null' EXIT
 eval "$("$ROOT/scripts/test-servers.sh" start)"
 export LIMITER_BENCH_REDIS_URL=$LIMITER_TEST_REDIS_URL
 export LIMITER_BENCH_REDIS_CLUSTER_URL=$LIMITER_TEST_REDIS_CLUSTER_URL
