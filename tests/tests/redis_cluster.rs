@@ -135,6 +135,29 @@ fn admitted(decisions: &Decisions) -> Vec<bool> {
     decisions.iter().map(|decision| decision.allowed).collect()
 }
 
+/// 64 requests of `limits` for `ids` at once, each answering which of its hits were admitted.
+fn concurrent_requests(
+    storage: &Storage,
+    strategy: Strategy,
+    limits: [RateLimit; 3],
+    ids: &[Vec<String>; 3],
+) -> Vec<tokio::task::JoinHandle<Vec<bool>>> {
+    (0..64)
+        .map(|_| {
+            let storage = storage.clone();
+            let ids = ids.clone();
+            tokio::spawn(async move {
+                let ids = borrowed(&ids);
+                let decisions = storage
+                    .acquire(strategy, &hits(&limits, &ids), true)
+                    .await
+                    .expect("acquire");
+                admitted(&decisions)
+            })
+        })
+        .collect()
+}
+
 async fn remaining(storage: &Storage, strategy: Strategy, limit: &RateLimit, ids: &[&str]) -> u64 {
     storage
         .window_stats(strategy, limit, ids)
@@ -298,20 +321,7 @@ async fn concurrent_requests_are_exact_and_share_calls() {
     for strategy in Strategy::ALL {
         let ids = on_three_masters(&mut masters, strategy, &limits, "concurrent").await;
         let before = masters.script_calls().await;
-        let requests: Vec<_> = (0..64)
-            .map(|_| {
-                let storage = storage.clone();
-                let ids = ids.clone();
-                tokio::spawn(async move {
-                    let ids = borrowed(&ids);
-                    let decisions = storage
-                        .acquire(strategy, &hits(&limits, &ids), true)
-                        .await
-                        .expect("acquire");
-                    admitted(&decisions)
-                })
-            })
-            .collect();
+        let requests = concurrent_requests(&storage, strategy, limits, &ids);
         let mut admissions = 0;
         for request in requests {
             let decisions = request.await.expect("request task");
@@ -373,20 +383,7 @@ async fn concurrent_requests_share_each_slots_call() {
     for strategy in Strategy::ALL {
         let ids = on_three_masters(&mut masters, strategy, &limits, "shared").await;
         let before = masters.script_calls().await;
-        let requests: Vec<_> = (0..64)
-            .map(|_| {
-                let storage = storage.clone();
-                let ids = ids.clone();
-                tokio::spawn(async move {
-                    let ids = borrowed(&ids);
-                    let decisions = storage
-                        .acquire(strategy, &hits(&limits, &ids), true)
-                        .await
-                        .expect("acquire");
-                    admitted(&decisions)
-                })
-            })
-            .collect();
+        let requests = concurrent_requests(&storage, strategy, limits, &ids);
         for request in requests {
             assert_eq!(
                 request.await.expect("request task"),
