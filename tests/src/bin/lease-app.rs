@@ -1,7 +1,8 @@
 //! One app instance in lease mode, for `tests/lease.rs`: `GET /fast` → `42` under the default
 //! limit `$LEASE_LIMIT`, keyed by peer address, on the Redis at `$LEASE_REDIS_URL` with key
 //! prefix `$LEASE_PREFIX` and leases of at most `$LEASE_MAX_UNITS` units lasting
-//! `$LEASE_MILLIS` ms; listens on `127.0.0.1:$PORT`.
+//! `$LEASE_MILLIS` ms, taking the next lease ahead unless `$LEASE_PREFETCH` is `false`; listens
+//! on `127.0.0.1:$PORT`.
 
 use limiter_axum::routing::get;
 use limiter_axum::{get_remote_address, Limiter, Strategy};
@@ -19,7 +20,8 @@ async fn main() -> std::io::Result<()> {
         .max_units(env("LEASE_MAX_UNITS").parse().expect("a number of units"))
         .duration(Duration::from_millis(
             env("LEASE_MILLIS").parse().expect("milliseconds"),
-        ));
+        ))
+        .prefetch(std::env::var("LEASE_PREFETCH").as_deref() != Ok("false"));
     let storage = RedisStorage::builder(env("LEASE_REDIS_URL"))
         .key_prefix(env("LEASE_PREFIX"))
         .lease(lease)

@@ -62,6 +62,11 @@ pub(crate) struct LeaseState {
     retired: bool,
     /// Counts the leases started: a unit refunded goes back only into the lease it came from.
     generation: u64,
+    /// With prefetch on, the next lease is taken ahead once the budget is down to this (half
+    /// of the last grant); 0: not ahead (the grant was one unit, or prefetching failed).
+    refill_below: u64,
+    /// A hit claimed the next lease ahead ([`LeaseState::claim_refill`]) and it has not arrived.
+    refilling: bool,
 }
 
 /// A hit paid out of a lease without waiting ([`LeaseTable::spend_now`]).
@@ -71,6 +76,9 @@ pub(crate) struct Spent {
     pub(crate) decision: Decision,
     /// The lease it was paid from, for [`LeaseTable::refund`].
     generation: u64,
+    /// This hit brought the lease down to where the next one is taken ahead: the caller takes
+    /// it ([`LeaseState::top_up`] when it arrives).
+    pub(crate) refill: bool,
 }
 
 impl LeaseTable {
@@ -87,8 +95,15 @@ impl LeaseTable {
 
     /// Pays `cost` out of `key`'s lease without waiting: `None` when the key has no running
     /// lease that covers it (none while a request is taking its next lease); the caller then
-    /// takes the async path. Nothing is spent when `None`.
-    pub(crate) fn spend_now(&self, key: &str, cost: u64, now: Instant) -> Option<Spent> {
+    /// takes the async path. Nothing is spent when `None`. With `prefetch`, the hit that brings
+    /// the lease down to half of its grant is told to take the next one ahead.
+    pub(crate) fn spend_now(
+        &self,
+        key: &str,
+        cost: u64,
+        now: Instant,
+        prefetch: bool,
+    ) -> Option<Spent> {
         let entries = self.entries.lock();
         let mut state = entries.get(key)?.state.lock();
         if state.retired {
@@ -98,6 +113,7 @@ impl LeaseTable {
         Some(Spent {
             decision,
             generation: state.generation,
+            refill: prefetch && state.claim_refill(),
         })
     }
 
@@ -167,6 +183,59 @@ impl LeaseState {
         })
     }
 
+    /// Claims the taking of the next lease ahead, once per lease, when the budget is down to
+    /// half of the last grant: whether the caller should take it.
+    pub(crate) fn claim_refill(&mut self) -> bool {
+        if self.refilling || self.refill_below == 0 || self.budget > self.refill_below {
+            return false;
+        }
+        self.refilling = true;
+        true
+    }
+
+    /// Whether the next lease claimed ahead is still wanted, checked once the claimer holds the
+    /// key's `taking` lock: not when a lease was taken meanwhile by a request that could not
+    /// wait (the budget is up again), nor once the lease has ended or been swept. Clears the
+    /// claim when not.
+    pub(crate) fn still_wants_refill(&mut self, now: Instant) -> bool {
+        let running = self.lease_end.is_some_and(|end| now < end);
+        let wanted = self.refilling && running && !self.retired && self.budget <= self.refill_below;
+        self.refilling = wanted;
+        wanted
+    }
+
+    /// Adds the lease taken ahead (asked at `now`, `at` on the wall clock) to the one running:
+    /// in the same window its units join the budget and the lease runs `duration` longer; from
+    /// a new window it replaces the lease, whose units are void with their window. A refused or
+    /// failed lease (`None`) stops taking ahead until the next lease starts.
+    pub(crate) fn top_up(
+        &mut self,
+        grant: Option<Grant>,
+        now: Instant,
+        at: Timestamp,
+        duration: Duration,
+    ) {
+        self.refilling = false;
+        let Some(grant) = grant.filter(|grant| grant.allowed && grant.units > 0) else {
+            self.refill_below = 0;
+            return;
+        };
+        self.reset_at = at.saturating_add(grant.until_reset);
+        self.server_remaining = grant.remaining;
+        let same_window = self.window_end.is_some_and(|end| now < end)
+            && grant.window_end_ms.abs_diff(self.window_end_ms) < 500;
+        if !same_window {
+            self.budget = 0;
+            self.generation = self.generation.wrapping_add(1);
+            self.window_end = Some(now + grant.until_reset);
+            self.window_end_ms = grant.window_end_ms;
+        }
+        let window_end = self.window_end.unwrap_or(now + grant.until_reset);
+        self.budget = self.budget.saturating_add(grant.units);
+        self.lease_end = Some((now + duration).min(window_end));
+        self.refill_below = grant.units / 2;
+    }
+
     /// Ends the lease: the units to hand back (none once its window has ended, when they are
     /// void) and the window they go back to, on the server's clock.
     pub(crate) fn end(&mut self, now: Instant) -> (u64, u64) {
@@ -210,6 +279,8 @@ impl LeaseState {
         self.window_end = Some(window_end);
         self.lease_end = Some((now + duration).min(window_end));
         self.budget = grant.units.saturating_sub(cost);
+        self.refill_below = grant.units / 2;
+        self.refilling = false;
         Decision {
             allowed: true,
             remaining: grant.remaining.saturating_add(self.budget),
@@ -298,7 +369,10 @@ mod tests {
             Duration::from_secs(60),
             Duration::from_secs(1),
         );
-        assert!(table.spend_now("k", 1, now).is_none(), "no lease yet");
+        assert!(
+            table.spend_now("k", 1, now, false).is_none(),
+            "no lease yet"
+        );
         let lease = table.get("k");
         let start = |units| {
             lease
@@ -307,26 +381,116 @@ mod tests {
                 .start(grant(units, minute), 1, now, at, second)
         };
         start(4);
-        let paid = table.spend_now("k", 1, now).expect("covered");
+        let paid = table.spend_now("k", 1, now, false).expect("covered");
         assert_eq!(paid.decision.remaining, 402);
-        assert!(table.spend_now("k", 3, now).is_none(), "two units left");
+        assert!(
+            table.spend_now("k", 3, now, false).is_none(),
+            "two units left"
+        );
         table.refund("k", 1, paid, now);
         let all = table
-            .spend_now("k", 3, now)
+            .spend_now("k", 3, now, false)
             .expect("three after the refund");
         assert_eq!(all.decision.remaining, 400);
         // A grant being taken: the lease was ended first, so nothing is paid out of it.
         table.refund("k", 1, all, now);
         assert_eq!(lease.state.lock().end(now).0, 1);
-        assert!(table.spend_now("k", 1, now).is_none(), "a grant in flight");
+        assert!(
+            table.spend_now("k", 1, now, false).is_none(),
+            "a grant in flight"
+        );
         // A new lease: a refund from the old one is dropped.
         start(5);
         table.refund("k", 2, paid, now);
         assert!(
-            table.spend_now("k", 5, now).is_none(),
+            table.spend_now("k", 5, now, false).is_none(),
             "four units, not six"
         );
-        assert!(table.spend_now("k", 4, now).is_some());
+        assert!(table.spend_now("k", 4, now, false).is_some());
+    }
+
+    /// Prefetch: the hit that brings a lease down to half of its grant claims the next one, once;
+    /// it joins the budget in the same window (the lease runs on), replaces it from a new one.
+    #[test]
+    fn the_next_lease_is_taken_ahead_at_half_and_joins_the_running_one() {
+        let table = LeaseTable::default();
+        let now = Instant::now();
+        let (at, minute, second) = (
+            Timestamp::from_nanos(0),
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        );
+        let lease = table.get("k");
+        lease
+            .state
+            .lock()
+            .start(grant(10, minute), 1, now, at, second);
+        // 9 in hand; the claim comes with the hit that leaves 5 (half of 10), not before.
+        let claims: Vec<bool> = (0..6)
+            .map(|_| table.spend_now("k", 1, now, true).unwrap().refill)
+            .collect();
+        assert_eq!(claims, [false, false, false, true, false, false]);
+        assert!(!table.spend_now("k", 1, now, false).unwrap().refill);
+        // Two left. The claimer holds `taking` and still wants it; the grant arrives.
+        let later = now + Duration::from_millis(900);
+        assert!(lease.state.lock().still_wants_refill(later));
+        lease
+            .state
+            .lock()
+            .top_up(Some(grant(10, minute)), later, at, second);
+        // Twelve in hand, and the lease now runs a second from the top-up.
+        let after = now + Duration::from_millis(1500);
+        for _ in 0..12 {
+            assert!(table.spend_now("k", 1, after, true).is_some());
+        }
+        assert!(table.spend_now("k", 1, after, true).is_none(), "spent");
+
+        // A grant from another window replaces the lease: the old units are void.
+        lease
+            .state
+            .lock()
+            .start(grant(10, minute), 1, now, at, second);
+        let mut next_window = grant(4, minute);
+        next_window.window_end_ms += 60_000;
+        lease
+            .state
+            .lock()
+            .top_up(Some(next_window), now, at, second);
+        assert!(table.spend_now("k", 5, now, false).is_none(), "4, not 13");
+        assert!(table.spend_now("k", 4, now, false).is_some());
+    }
+
+    /// A claim is dropped when a request took a lease meanwhile, and a refused or failed lease
+    /// ahead stops taking ahead until the next lease starts.
+    #[test]
+    fn a_claim_lapses_when_not_needed_and_a_failure_stops_taking_ahead() {
+        let now = Instant::now();
+        let (at, minute, second) = (
+            Timestamp::from_nanos(0),
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        );
+        let mut state = LeaseState::default();
+        state.start(grant(4, minute), 1, now, at, second);
+        assert!(state.spend(1, now).is_some());
+        assert!(state.claim_refill(), "2 left of 4");
+        assert!(!state.claim_refill(), "claimed once");
+        // A request that could not wait took a fresh lease first.
+        state.start(grant(10, minute), 1, now, at, second);
+        assert!(!state.still_wants_refill(now));
+        // Down to half again: claimed, then the lease ahead fails.
+        for _ in 0..4 {
+            state.spend(1, now);
+        }
+        assert!(state.claim_refill());
+        assert!(state.still_wants_refill(now));
+        state.top_up(None, now, at, second);
+        assert!(!state.claim_refill(), "no more taking ahead in this lease");
+        // A claim on a lease that has ended lapses.
+        state.start(grant(4, minute), 1, now, at, second);
+        state.spend(1, now);
+        assert!(state.claim_refill());
+        assert!(!state.still_wants_refill(now + second));
     }
 
     #[test]

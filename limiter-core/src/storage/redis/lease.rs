@@ -69,13 +69,19 @@ impl RedisStorage {
             }
         }
         let now = Instant::now();
+        let prefetch = leases.config.prefetches();
         KEY.with(|key| {
             let mut key = key.borrow_mut();
             let mut spent: SmallVec<[Spent; 4]> = SmallVec::new();
             for hit in hits {
                 self.lease_key(hit, &mut key);
-                match leases.table.spend_now(&key, hit.cost, now) {
-                    Some(paid) => spent.push(paid),
+                match leases.table.spend_now(&key, hit.cost, now, prefetch) {
+                    Some(paid) => {
+                        if paid.refill {
+                            self.take_next_lease_ahead(leases, &key, hit);
+                        }
+                        spent.push(paid);
+                    }
                     None => {
                         // Not covered: give back what this batch took, and wait on the server.
                         for (hit, paid) in hits.iter().zip(spent) {
@@ -128,6 +134,11 @@ impl RedisStorage {
                     continue;
                 }
                 if let Some(decision) = state.spend(hit.cost, Instant::now()) {
+                    let refill = leases.config.prefetches() && state.claim_refill();
+                    drop(state);
+                    if refill {
+                        self.take_next_lease_ahead(leases, &key, hit);
+                    }
                     return Ok(decision);
                 }
             }
@@ -164,6 +175,54 @@ impl RedisStorage {
             let duration = leases.config.lease_duration();
             return Ok(lease.state.lock().start(grant, hit.cost, now, at, duration));
         }
+    }
+
+    /// Takes `key`'s next lease in the background while the running one still pays for hits
+    /// (its hit claimed it, [`LeaseState::claim_refill`](crate::storage::lease)), so that a hot
+    /// key's requests do not wait for the grant's round trip when the lease runs out. Holds the
+    /// key's `taking` lock across the call, as a request taking a lease does.
+    fn take_next_lease_ahead(&self, leases: &Leases, key: &str, hit: &Hit<'_>) {
+        let lease = leases.table.get(key);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Outside a runtime: no lease ahead; the next one is taken when this one runs out.
+            lease.state.lock().top_up(
+                None,
+                Instant::now(),
+                Timestamp::from_nanos(0),
+                Duration::ZERO,
+            );
+            return;
+        };
+        let storage = self.clone();
+        let key = key.to_owned();
+        let (amount, expiry) = (hit.limit.amount(), hit.limit.expiry_seconds());
+        let config = leases.config;
+        runtime.spawn(async move {
+            let _taking = lease.taking.lock().await;
+            if !lease.state.lock().still_wants_refill(Instant::now()) {
+                return;
+            }
+            let now = Instant::now();
+            // The smallest cost, 1: a grant of at least one unit while any remain.
+            let grant = storage
+                .bounded(storage.lease(&LeaseCall {
+                    key: &key,
+                    amount,
+                    expiry,
+                    cost: 1,
+                    share: config.share_of_remaining(),
+                    max_units: config.max_units_per_lease(),
+                    hand_back: 0,
+                    window_end_ms: 0,
+                }))
+                .await
+                .ok();
+            let at = Timestamp::from(SystemTime::now());
+            lease
+                .state
+                .lock()
+                .top_up(grant, now, at, config.lease_duration());
+        });
     }
 
     /// Hands `units` back to `key`'s window ending at `window_end_ms` (server clock).
