@@ -1,6 +1,6 @@
 //! Lease mode over real HTTP: two app processes (`src/bin/lease-app.rs`) on one Redis, one
 //! client hitting both. Lease mode must never admit more than the limit, and reject at most
-//! `instances × max_units` hits that exact mode would admit (`instances × 1.5 × max_units`
+//! `instances × max_units` hits that exact mode would admit (`instances × 2 × max_units`
 //! when the next lease is taken ahead), all of which come back once the leases end. And in
 //! process: taking ahead spares a steadily hit key the wait for each grant.
 
@@ -56,8 +56,8 @@ async fn two_instances_never_admit_more_than_the_limit_and_at_most_their_leases_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_taking_leases_ahead_hold_at_most_one_and_a_half_leases_each() {
-    two_instances(true, MAX_UNITS + MAX_UNITS / 2).await;
+async fn two_instances_taking_leases_ahead_hold_at_most_two_leases_each() {
+    two_instances(true, 2 * MAX_UNITS).await;
 }
 
 /// Two instances, leases of at most `MAX_UNITS`, the next one taken ahead or not: each holds at

@@ -16,9 +16,9 @@
 //! * **Spending**: the hits that follow are admitted in process while the lease covers them, with
 //!   no round trip. Concurrent requests for one key wait for one call rather than each making
 //!   its own, so an instance takes at most one lease per key at a time.
-//! * **Taking ahead** ([`LeaseConfig::prefetch`], on by default): the hit that brings a lease
-//!   down to half of its grant starts taking the next one in the background, while the running
-//!   one still pays. In the same window its units join the lease in hand, which runs
+//! * **Taking ahead** ([`LeaseConfig::prefetch`], on by default): a whole grant is kept in
+//!   reserve. As soon as less than the last grant is in hand, a hit starts taking the next lease
+//!   in the background, while the running one still pays. In the same window its units join the lease in hand, which runs
 //!   [`LeaseConfig::duration`] longer; a grant from a new window replaces it. A hot key's
 //!   requests thus never wait for a grant's round trip: at 80,000 requests a second a lease of
 //!   100 units lasts about a millisecond, and without taking ahead every request of the key
@@ -35,7 +35,7 @@
 //! so **lease mode never admits more than the limit**. It can reject a hit that exact mode would
 //! admit: while other instances hold unspent leases, the server sees their units as used. An
 //! instance holds at most one lease's units per key, `max_units`, or with taking ahead at most
-//! half a lease plus the next one, `max_units + max_units / 2`. With `N` instances at most
+//! less than a lease plus the next one, `2 × max_units`. With `N` instances at most
 //! `N ×` that many units are held at any moment, so at most that many hits of a window are
 //! wrongly rejected; they come back as each lease ends (within `duration` of the key's last
 //! grant). `tests/tests/lease.rs` measures it with two processes over HTTP, with and without
@@ -125,9 +125,10 @@ impl LeaseConfig {
         self
     }
 
-    /// Whether the next lease is taken ahead, in the background, once a lease is down to half of
-    /// its grant (default `true`): a hot key's requests then never wait for a grant's round
-    /// trip, at the price of holding up to half a lease more (see [the bound](self)).
+    /// Whether the next lease is taken ahead, in the background, as soon as less than a whole
+    /// grant is in hand (default `true`): a hot key's requests then do not wait for a grant's
+    /// round trip while a lease lasts longer than one, at the price of holding up to twice
+    /// [`max_units`](Self::max_units) (see [the bound](self)).
     pub fn prefetch(mut self, prefetch: bool) -> Self {
         self.prefetch = prefetch;
         self

@@ -62,8 +62,8 @@ pub(crate) struct LeaseState {
     retired: bool,
     /// Counts the leases started: a unit refunded goes back only into the lease it came from.
     generation: u64,
-    /// With prefetch on, the next lease is taken ahead once the budget is down to this (half
-    /// of the last grant); 0: not ahead (the grant was one unit, or prefetching failed).
+    /// With prefetch on, the next lease is taken ahead once the budget is down to this (the
+    /// last grant: a whole lease is kept in reserve); 0: not ahead (prefetching failed).
     refill_below: u64,
     /// A hit claimed the next lease ahead ([`LeaseState::claim_refill`]) and it has not arrived.
     refilling: bool,
@@ -95,8 +95,8 @@ impl LeaseTable {
 
     /// Pays `cost` out of `key`'s lease without waiting: `None` when the key has no running
     /// lease that covers it (none while a request is taking its next lease); the caller then
-    /// takes the async path. Nothing is spent when `None`. With `prefetch`, the hit that brings
-    /// the lease down to half of its grant is told to take the next one ahead.
+    /// takes the async path. Nothing is spent when `None`. With `prefetch`, the hit that finds
+    /// less than a whole grant in hand is told to take the next lease ahead.
     pub(crate) fn spend_now(
         &self,
         key: &str,
@@ -183,8 +183,8 @@ impl LeaseState {
         })
     }
 
-    /// Claims the taking of the next lease ahead, once per lease, when the budget is down to
-    /// half of the last grant: whether the caller should take it.
+    /// Claims the taking of the next lease ahead, one at a time, when less than the last grant
+    /// is in hand: whether the caller should take it.
     pub(crate) fn claim_refill(&mut self) -> bool {
         if self.refilling || self.refill_below == 0 || self.budget > self.refill_below {
             return false;
@@ -233,7 +233,7 @@ impl LeaseState {
         let window_end = self.window_end.unwrap_or(now + grant.until_reset);
         self.budget = self.budget.saturating_add(grant.units);
         self.lease_end = Some((now + duration).min(window_end));
-        self.refill_below = grant.units / 2;
+        self.refill_below = grant.units;
     }
 
     /// Ends the lease: the units to hand back (none once its window has ended, when they are
@@ -279,7 +279,7 @@ impl LeaseState {
         self.window_end = Some(window_end);
         self.lease_end = Some((now + duration).min(window_end));
         self.budget = grant.units.saturating_sub(cost);
-        self.refill_below = grant.units / 2;
+        self.refill_below = grant.units;
         self.refilling = false;
         Decision {
             allowed: true,
@@ -409,10 +409,11 @@ mod tests {
         assert!(table.spend_now("k", 4, now, false).is_some());
     }
 
-    /// Prefetch: the hit that brings a lease down to half of its grant claims the next one, once;
-    /// it joins the budget in the same window (the lease runs on), replaces it from a new one.
+    /// Prefetch: a whole grant is kept in reserve. The first hit of a lease claims the next one,
+    /// once; in the same window it joins the budget (the lease runs on), from a new one it
+    /// replaces the lease.
     #[test]
-    fn the_next_lease_is_taken_ahead_at_half_and_joins_the_running_one() {
+    fn the_next_lease_is_taken_ahead_and_joins_the_running_one() {
         let table = LeaseTable::default();
         let now = Instant::now();
         let (at, minute, second) = (
@@ -425,12 +426,12 @@ mod tests {
             .state
             .lock()
             .start(grant(10, minute), 1, now, at, second);
-        // 9 in hand; the claim comes with the hit that leaves 5 (half of 10), not before.
-        let claims: Vec<bool> = (0..6)
+        // 9 in hand, less than the grant of 10: claimed at once, and once only.
+        assert!(lease.state.lock().claim_refill());
+        let claims: Vec<bool> = (0..7)
             .map(|_| table.spend_now("k", 1, now, true).unwrap().refill)
             .collect();
-        assert_eq!(claims, [false, false, false, true, false, false]);
-        assert!(!table.spend_now("k", 1, now, false).unwrap().refill);
+        assert_eq!(claims, [false; 7]);
         // Two left. The claimer holds `taking` and still wants it; the grant arrives.
         let later = now + Duration::from_millis(900);
         assert!(lease.state.lock().still_wants_refill(later));
@@ -438,12 +439,20 @@ mod tests {
             .state
             .lock()
             .top_up(Some(grant(10, minute)), later, at, second);
-        // Twelve in hand, and the lease now runs a second from the top-up.
+        // Twelve in hand, more than the grant: nothing claimed until two are spent.
         let after = now + Duration::from_millis(1500);
-        for _ in 0..12 {
-            assert!(table.spend_now("k", 1, after, true).is_some());
-        }
-        assert!(table.spend_now("k", 1, after, true).is_none(), "spent");
+        let claims: Vec<bool> = (0..12)
+            .map(|_| table.spend_now("k", 1, after, true).unwrap().refill)
+            .collect();
+        assert_eq!(
+            claims.iter().position(|&claim| claim),
+            Some(1),
+            "{claims:?}"
+        );
+        assert!(
+            table.spend_now("k", 1, after, true).is_none(),
+            "spent, and the lease runs a second from the top-up"
+        );
 
         // A grant from another window replaces the lease: the old units are void.
         lease
@@ -472,14 +481,16 @@ mod tests {
         );
         let mut state = LeaseState::default();
         state.start(grant(4, minute), 1, now, at, second);
-        assert!(state.spend(1, now).is_some());
-        assert!(state.claim_refill(), "2 left of 4");
+        assert!(state.claim_refill(), "3 left of 4");
         assert!(!state.claim_refill(), "claimed once");
-        // A request that could not wait took a fresh lease first.
+        // A request that could not wait took a fresh lease first, and topped up meanwhile
+        // by another claim: more than a grant in hand.
         state.start(grant(10, minute), 1, now, at, second);
-        assert!(!state.still_wants_refill(now));
-        // Down to half again: claimed, then the lease ahead fails.
-        for _ in 0..4 {
+        state.top_up(Some(grant(10, minute)), now, at, second);
+        state.refilling = true;
+        assert!(!state.still_wants_refill(now), "19 in hand");
+        // Below a grant again: claimed, then the lease ahead fails.
+        for _ in 0..10 {
             state.spend(1, now);
         }
         assert!(state.claim_refill());
@@ -488,7 +499,6 @@ mod tests {
         assert!(!state.claim_refill(), "no more taking ahead in this lease");
         // A claim on a lease that has ended lapses.
         state.start(grant(4, minute), 1, now, at, second);
-        state.spend(1, now);
         assert!(state.claim_refill());
         assert!(!state.still_wants_refill(now + second));
     }

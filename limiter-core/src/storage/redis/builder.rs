@@ -176,7 +176,7 @@ impl RedisStorageBuilder {
     /// Turns on [lease mode](crate::storage::lease) for fixed-window limits: each key's hits are
     /// spent out of a share of its budget taken from the server in one call, handed back when
     /// the lease ends. Never admits more than a limit; with `N` instances, may reject up to
-    /// `N × 1.5 ×` [`max_units`](LeaseConfig::max_units) hits of a window that exact mode would
+    /// `N × 2 ×` [`max_units`](LeaseConfig::max_units) hits of a window that exact mode would
     /// admit (`N ×` `max_units` without [taking ahead](LeaseConfig::prefetch)). Off by default
     /// (exact mode: one script call per batch of requests).
     ///

@@ -173,7 +173,17 @@ impl RedisStorage {
             let at = Timestamp::from(SystemTime::now());
             // Measured from before the call, so the lease never outlives the server's window.
             let duration = leases.config.lease_duration();
-            return Ok(lease.state.lock().start(grant, hit.cost, now, at, duration));
+            let (decision, refill) = {
+                let mut state = lease.state.lock();
+                let decision = state.start(grant, hit.cost, now, at, duration);
+                let refill = decision.allowed && leases.config.prefetches() && state.claim_refill();
+                (decision, refill)
+            };
+            if refill {
+                // Waits for this call's `taking` to be released.
+                self.take_next_lease_ahead(leases, &key, hit);
+            }
+            return Ok(decision);
         }
     }
 
