@@ -25,10 +25,18 @@
 //!   equivalent. A rejected moving-window hit costs a second command (the aggregation that gives
 //!   its remaining amount and reset time).
 //! * **Bounded**: [`MongoDbStorage::connect`] pings the server and creates the TTL indexes within
-//!   the timeout ([`DEFAULT_TIMEOUT`] unless [configured](MongoDbStorageBuilder::timeout)), so an
-//!   unreachable server is reported at start-up as a [`StorageError`]; every later operation is
-//!   bounded by the same timeout (and so is the driver's server selection), giving
-//!   [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a hang.
+//!   the timeout ([`DEFAULT_TIMEOUT`] unless [configured](MongoDbStorageBuilder::timeout)); every
+//!   later operation is bounded by the same timeout (and so is the driver's server selection),
+//!   giving [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a hang.
+//! * **The true cause at start-up**: a failure to open is a [`StorageError::Connect`] with the
+//!   URI's password masked and a [`ConnectFailure`](crate::ConnectFailure): `Refused` (nothing
+//!   listens, or the host does not resolve; reported as soon as every seed host's heartbeat
+//!   failed, not after the timeout), `Timeout` (nothing answered in time), `Tls` (the handshake
+//!   or the certificate check failed), `Authentication` (credentials refused or missing: the
+//!   server's codes 18 and 13), `Database` (a database name the server refuses: code 73), `Other`.
+//!   Authentication and database could not be tested against a server here (no MongoDB can run
+//!   on the project's machines): their reading of the driver's errors is unit-tested; the other
+//!   causes are tested over real sockets. The driver's error shapes: `connect_failure.rs`.
 //! * **TTL indexes**: `{expireAt: 1}` with `expireAfterSeconds: 0` on both collections, created
 //!   at connect (idempotent when they exist), and again after [`Storage::reset`](super::Storage::reset)
 //!   drops the collections (`limits` creates them once per client, so after its `reset` they are
