@@ -187,6 +187,10 @@ fn io_failure(error: &io::Error, tls: bool) -> ConnectFailure {
         | io::ErrorKind::NetworkUnreachable => ConnectFailure::Refused,
         io::ErrorKind::TimedOut => ConnectFailure::Timeout,
         _ if unresolved(error) => ConnectFailure::Refused,
+        // tokio-rustls reports every rustls error as `InvalidData`; a peer that closes during the
+        // handshake (a server without TLS) gives `UnexpectedEof`, and so does one that closes
+        // right after it (a TLS 1.3 server refusing the client's certificate), so an early close
+        // under TLS is read as a TLS failure.
         io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof if tls => ConnectFailure::Tls,
         _ => ConnectFailure::Other,
     }
