@@ -19,12 +19,10 @@
 //!
 //! Refused, timeout and TLS are tested over real sockets (`tests/tests/storage_startup.rs`).
 //! Authentication and bad database need a server's answer, and no MongoDB server can run on the
-//! project's machines, so they were **not tested against a MongoDB server**: they are tested
-//! through the real driver against a scripted peer (`scripted_peer.rs`) that answers with
-//! MongoDB's error documents (`startup_tests.rs`), and their classification is unit-tested on
-//! errors built through the driver's public API (a command error with the server's code;
-//! `ErrorKind::Authentication` and `ErrorKind::InvalidArgument` cannot be built outside the
-//! driver).
+//! project's machines, so they were **not tested against a MongoDB server**: their
+//! classification is unit-tested on errors built through the driver's public API (a command
+//! error with the server's code; `ErrorKind::Authentication` and `ErrorKind::InvalidArgument`
+//! cannot be built outside the driver).
 
 use super::BACKEND;
 use crate::storage::error::{ConnectFailure, StorageError};

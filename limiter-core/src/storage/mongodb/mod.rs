@@ -35,8 +35,8 @@
 //!   or the certificate check failed), `Authentication` (credentials refused or missing: the
 //!   server's codes 18 and 13), `Database` (a database name the server refuses: code 73), `Other`.
 //!   Authentication and database could not be tested against a MongoDB server (none can run on
-//!   the project's machines): they are tested through the driver against a scripted peer that
-//!   answers as MongoDB does, and unit-tested; the other causes are tested over real sockets.
+//!   the project's machines): their classification is unit-tested on the server's error codes;
+//!   the other causes are tested over real sockets.
 //!   The driver's error shapes: `connect_failure.rs`.
 //! * **TTL indexes**: `{expireAt: 1}` with `expireAfterSeconds: 0` on both collections, created
 //!   at connect (idempotent when they exist), and again after [`Storage::reset`](super::Storage::reset)
@@ -743,9 +743,5 @@ fn unsupported(strategy: Strategy) -> StorageError {
     }
 }
 
-#[cfg(test)]
-mod scripted_peer;
-#[cfg(test)]
-mod startup_tests;
 #[cfg(test)]
 mod tests;
