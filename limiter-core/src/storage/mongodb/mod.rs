@@ -25,16 +25,26 @@
 //!   equivalent. A rejected moving-window hit costs a second command (the aggregation that gives
 //!   its remaining amount and reset time).
 //! * **Bounded**: [`MongoDbStorage::connect`] pings the server and creates the TTL indexes within
-//!   the timeout ([`DEFAULT_TIMEOUT`] unless [configured](MongoDbStorageBuilder::timeout)), so an
-//!   unreachable server is reported at start-up as a [`StorageError`]; every later operation is
-//!   bounded by the same timeout (and so is the driver's server selection), giving
-//!   [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a hang.
+//!   the timeout ([`DEFAULT_TIMEOUT`] unless [configured](MongoDbStorageBuilder::timeout)); every
+//!   later operation is bounded by the same timeout (and so is the driver's server selection),
+//!   giving [`StorageError::Timeout`] or [`StorageError::Backend`], never a panic or a hang.
+//! * **The true cause at start-up**: a failure to open is a [`StorageError::Connect`] with the
+//!   URI's password masked and a [`ConnectFailure`](crate::ConnectFailure): `Refused` (nothing
+//!   listens, or the host does not resolve; reported as soon as every seed host's heartbeat
+//!   failed, not after the timeout), `Timeout` (nothing answered in time), `Tls` (the handshake
+//!   or the certificate check failed), `Authentication` (credentials refused or missing: the
+//!   server's codes 18 and 13), `Database` (a database name the server refuses: code 73), `Other`.
+//!   Authentication and database could not be tested against a MongoDB server (none can run on
+//!   the project's machines): their classification is unit-tested on the server's error codes;
+//!   the other causes are tested over real sockets.
+//!   The driver's error shapes: `connect_failure.rs`.
 //! * **TTL indexes**: `{expireAt: 1}` with `expireAfterSeconds: 0` on both collections, created
 //!   at connect (idempotent when they exist), and again after [`Storage::reset`](super::Storage::reset)
 //!   drops the collections (`limits` creates them once per client, so after its `reset` they are
 //!   gone until a restart).
 
 pub(crate) mod commands;
+mod connect_failure;
 mod documents;
 
 use super::backend::Backend;
@@ -159,17 +169,31 @@ impl MongoDbStorageBuilder {
         self
     }
 
-    /// Creates the client, pings the server and creates the TTL indexes, all within the
+    /// Creates the client, pings the server and creates the TTL indexes, each step within the
     /// timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Connect`] with the URI's password masked and the cause classified (see
+    /// [`ConnectFailure`](crate::ConnectFailure)): `Refused` when nothing listens or the host does
+    /// not resolve (reported as soon as every seed host's first heartbeat failed, not after the
+    /// timeout), `Timeout` when nothing answered in time, `Tls` for a failed TLS handshake or
+    /// certificate, `Authentication` for refused or missing credentials, `Database` for a
+    /// database name the server refuses, `Other` for anything else.
     pub async fn build(self) -> Result<MongoDbStorage, StorageError> {
         let timeout = self.timeout;
-        let mut options = bounded(timeout, async {
-            ClientOptions::parse(&self.uri).await.map_err(backend_error)
-        })
-        .await?;
+        // Parsing resolves a `mongodb+srv` URI's hosts (DNS), so it is bounded too.
+        let mut options = match tokio::time::timeout(timeout, ClientOptions::parse(&self.uri)).await
+        {
+            Ok(Ok(options)) => options,
+            Ok(Err(error)) => return Err(connect_failure::before_client(&self.uri, error)),
+            Err(_) => return Err(connect_failure::timed_out(&self.uri, timeout)),
+        };
         options.server_selection_timeout.get_or_insert(timeout);
         options.connect_timeout.get_or_insert(timeout);
-        let client = Client::with_options(options).map_err(backend_error)?;
+        let startup = connect_failure::Startup::watch(&self.uri, &mut options);
+        let client = Client::with_options(options)
+            .map_err(|error| connect_failure::before_client(&self.uri, error))?;
         let database = client.database(&self.database_name);
         let storage = MongoDbStorage {
             inner: Arc::new(Inner {
@@ -179,8 +203,12 @@ impl MongoDbStorageBuilder {
                 timeout,
             }),
         };
-        storage.ping().await?;
-        storage.create_indexes().await?;
+        startup
+            .prove(async {
+                storage.ping().await?;
+                storage.create_indexes().await
+            })
+            .await?;
         Ok(storage)
     }
 }
