@@ -74,6 +74,12 @@ impl Masters {
             .expect("a master owns every slot")
     }
 
+    /// Script calls on each master since `before` (an earlier [`script_calls`](Self::script_calls)).
+    async fn calls_since(&mut self, before: &[u64]) -> Vec<u64> {
+        let after = self.script_calls().await;
+        after.iter().zip(before).map(|(a, b)| a - b).collect()
+    }
+
     /// Script calls so far on each master.
     async fn script_calls(&mut self) -> Vec<u64> {
         let mut calls = Vec::new();
@@ -166,6 +172,16 @@ async fn remaining(storage: &Storage, strategy: Strategy, limit: &RateLimit, ids
         .remaining
 }
 
+/// The test cluster, one test at a time: a storage on it, and its masters with every script
+/// loaded; `None` (skipped) when the test cluster is not configured.
+async fn cluster() -> Option<(tokio::sync::MutexGuard<'static, ()>, Storage, Masters)> {
+    let serial = SERIAL.lock().await;
+    let (url, mut masters) = Masters::open().await?;
+    let storage = Storage::connect(&url).await.expect("connect");
+    warm_up(&storage, &mut masters).await;
+    Some((serial, storage, masters))
+}
+
 /// Loads every script on every master (the first call of a script on a node is NOSCRIPT, SCRIPT
 /// LOAD, EVALSHA), the refund script included: a request breached in its first slot.
 async fn warm_up(storage: &Storage, masters: &mut Masters) {
@@ -194,12 +210,9 @@ async fn warm_up(storage: &Storage, masters: &mut Masters) {
 /// breach), for every strategy and either `stop_at_first_breach`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_slots_one_call_each() {
-    let _serial = SERIAL.lock().await;
-    let Some((url, mut masters)) = Masters::open().await else {
+    let Some((_serial, storage, mut masters)) = cluster().await else {
         return;
     };
-    let storage = Storage::connect(&url).await.expect("connect");
-    warm_up(&storage, &mut masters).await;
     let limits = [
         RateLimit::new(10, 1, Granularity::Second),
         RateLimit::new(100, 1, Granularity::Minute),
@@ -216,9 +229,8 @@ async fn three_slots_one_call_each() {
                     .acquire(strategy, &hits, stop)
                     .await
                     .expect("acquire");
-                let after = masters.script_calls().await;
+                let calls = masters.calls_since(&before).await;
                 assert_eq!(admitted(&decisions), [true; 3], "{strategy}");
-                let calls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
                 assert_eq!(calls, [1, 1, 1], "{strategy}: one call per master");
             }
         }
@@ -231,12 +243,9 @@ async fn three_slots_one_call_each() {
 /// it every limit is decided and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_at_first_breach_across_slots() {
-    let _serial = SERIAL.lock().await;
-    let Some((url, mut masters)) = Masters::open().await else {
+    let Some((_serial, storage, mut masters)) = cluster().await else {
         return;
     };
-    let storage = Storage::connect(&url).await.expect("connect");
-    warm_up(&storage, &mut masters).await;
     let roomy = RateLimit::new(5, 1, Granularity::Hour);
     for strategy in Strategy::ALL {
         for breached in 0..3 {
@@ -257,7 +266,7 @@ async fn stop_at_first_breach_across_slots() {
                 .acquire(strategy, &hits, true)
                 .await
                 .expect("acquire");
-            let after = masters.script_calls().await;
+            let calls: u64 = masters.calls_since(&before).await.iter().sum();
             let mut expected = vec![true; breached];
             expected.push(false);
             assert_eq!(
@@ -278,7 +287,6 @@ async fn stop_at_first_breach_across_slots() {
                 );
             }
             // One call per master, and one refund on each master holding a counted later hit.
-            let calls: u64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
             let refunds = 2 - breached as u64;
             assert_eq!(calls, 3 + refunds, "{strategy}, breach at {breached}");
 
@@ -307,12 +315,9 @@ async fn stop_at_first_breach_across_slots() {
 /// others' speculative hits are refunded); and the requests share each slot's calls.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_are_exact_and_share_calls() {
-    let _serial = SERIAL.lock().await;
-    let Some((url, mut masters)) = Masters::open().await else {
+    let Some((_serial, storage, mut masters)) = cluster().await else {
         return;
     };
-    let storage = Storage::connect(&url).await.expect("connect");
-    warm_up(&storage, &mut masters).await;
     let limits = [
         RateLimit::new(1000, 1, Granularity::Hour),
         RateLimit::new(10, 1, Granularity::Hour),
@@ -331,13 +336,7 @@ async fn concurrent_requests_are_exact_and_share_calls() {
                 other => panic!("{strategy}: {other:?}"),
             }
         }
-        let calls: u64 = masters
-            .script_calls()
-            .await
-            .iter()
-            .zip(&before)
-            .map(|(a, b)| a - b)
-            .sum();
+        let calls: u64 = masters.calls_since(&before).await.iter().sum();
         assert_eq!(admissions, 10, "{strategy}: exactly the limit");
         let ids = borrowed(&ids);
         let counts: Vec<u64> = counted(&storage, strategy, &limits, &ids).await;
@@ -369,12 +368,9 @@ async fn counted(
 /// current-thread runtime the 64 requests queue before the coalescing task runs).
 #[tokio::test]
 async fn concurrent_requests_share_each_slots_call() {
-    let _serial = SERIAL.lock().await;
-    let Some((url, mut masters)) = Masters::open().await else {
+    let Some((_serial, storage, mut masters)) = cluster().await else {
         return;
     };
-    let storage = Storage::connect(&url).await.expect("connect");
-    warm_up(&storage, &mut masters).await;
     let limits = [
         RateLimit::new(1000, 1, Granularity::Hour),
         RateLimit::new(1000, 1, Granularity::Hour),
@@ -391,8 +387,7 @@ async fn concurrent_requests_share_each_slots_call() {
                 "{strategy}"
             );
         }
-        let after = masters.script_calls().await;
-        let calls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        let calls = masters.calls_since(&before).await;
         assert!(
             calls.iter().all(|&calls| (1..=4).contains(&calls)),
             "{strategy}: 64 requests took {calls:?} script calls per master"

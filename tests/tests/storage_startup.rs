@@ -5,7 +5,12 @@
 use limiter_core::storage::RedisStorage;
 use limiter_core::{ConnectFailure, StorageError};
 use limiter_tests::{free_port, PrivateRedis};
+use std::fmt::Debug;
+use std::future::Future;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// The connect timeout of these tests: every cause but the timeout must be reported well before.
 const TIMEOUT: Duration = Duration::from_millis(800);
@@ -17,20 +22,64 @@ fn servers(test: &str) -> bool {
     limiter_tests::server_env("LIMITER_TEST_REDIS_URL", test).is_some()
 }
 
-/// Opens `url` and returns the error, its cause and how long it took.
-async fn open_error(url: &str) -> (StorageError, ConnectFailure, Duration) {
+/// Runs `opening` (of a storage on `url`, which must fail) and returns the error, its cause and
+/// how long it took.
+async fn timed_failure<T: Debug>(
+    url: &str,
+    opening: impl Future<Output = Result<T, StorageError>>,
+) -> (StorageError, ConnectFailure, Duration) {
     let started = Instant::now();
-    let error = RedisStorage::builder(url)
-        .timeout(TIMEOUT)
-        .build()
-        .await
-        .expect_err("opening must fail");
+    let error = opening.await.expect_err("opening must fail");
     let elapsed = started.elapsed();
     let cause = error
         .connect_failure()
         .unwrap_or_else(|| panic!("a Connect error: {error:?}"));
-    println!("{url}: {error} after {elapsed:?}");
+    println!("{url}: {error} after {elapsed:?}\n  {error:?}");
     (error, cause, elapsed)
+}
+
+/// Opens a Redis storage on `url` and returns the error, its cause and how long it took.
+async fn open_error(url: &str) -> (StorageError, ConnectFailure, Duration) {
+    timed_failure(url, RedisStorage::builder(url).timeout(TIMEOUT).build()).await
+}
+
+/// What a peer that is no storage server does with each connection.
+#[derive(Clone, Copy)]
+// Garbage and Closes serve the MongoDB tests, built with the `mongodb` feature.
+#[cfg_attr(not(feature = "mongodb"), allow(dead_code))]
+enum Peer {
+    /// Accepts and never answers.
+    Silent,
+    /// Reads what the client sends, then answers bytes that are neither TLS nor a storage's.
+    Garbage,
+    /// Reads what the client sends, then closes the connection.
+    Closes,
+}
+
+/// A listener on 127.0.0.1 that treats every connection as `peer` says; its port.
+async fn listener(peer: Peer) -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            match peer {
+                Peer::Silent => held.push(socket),
+                Peer::Garbage | Peer::Closes => {
+                    tokio::spawn(async move {
+                        let mut buffer = [0_u8; 1024];
+                        let _ = socket.read(&mut buffer).await;
+                        if let Peer::Garbage = peer {
+                            let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+                            // Held open: the client must decide from the bytes alone.
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                    });
+                }
+            }
+        }
+    });
+    (port, task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,14 +136,7 @@ async fn database_out_of_range_is_a_bad_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_is_a_timeout_at_the_connect_timeout() {
     // A listener that accepts and never answers: the handshake waits until the timeout.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let (port, holder) = listener(Peer::Silent).await;
     let url = format!("redis://127.0.0.1:{port}/0");
     let started = Instant::now();
     let connect_timeout = Duration::from_millis(300);
@@ -153,66 +195,16 @@ async fn memcached_refused_is_reported_as_refused() {
 /// unit-tested in `limiter-core` (`storage::mongodb::connect_failure`), on the driver's errors.
 #[cfg(feature = "mongodb")]
 mod mongodb {
-    use super::{PROMPT, TIMEOUT};
+    use super::{listener, timed_failure, Peer, PROMPT, TIMEOUT};
     use limiter_core::storage::MongoDbStorage;
     use limiter_core::{ConnectFailure, StorageError};
     use limiter_tests::free_port;
-    use std::time::{Duration, Instant};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-    use tokio::task::JoinHandle;
+    use std::time::Duration;
 
-    /// Opens `url` with `timeout` and returns the error, its cause and how long it took.
+    /// Opens a MongoDB storage on `url` with `timeout` and returns the error, its cause and how
+    /// long it took.
     async fn open_error(url: &str, timeout: Duration) -> (StorageError, ConnectFailure, Duration) {
-        let started = Instant::now();
-        let error = MongoDbStorage::builder(url)
-            .timeout(timeout)
-            .build()
-            .await
-            .expect_err("opening must fail");
-        let elapsed = started.elapsed();
-        let cause = error
-            .connect_failure()
-            .unwrap_or_else(|| panic!("a Connect error: {error:?}"));
-        println!("{url}: {error} after {elapsed:?}\n  {error:?}");
-        (error, cause, elapsed)
-    }
-
-    /// What a fake peer does with each connection.
-    #[derive(Clone, Copy)]
-    enum Peer {
-        /// Accepts and never answers.
-        Silent,
-        /// Reads what the client sends, then answers bytes that are neither TLS nor MongoDB.
-        Garbage,
-        /// Reads what the client sends, then closes the connection.
-        Closes,
-    }
-
-    /// A listener on 127.0.0.1 that treats every connection as `peer` says; its port.
-    async fn listener(peer: Peer) -> (u16, JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let task = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                match peer {
-                    Peer::Silent => held.push(socket),
-                    Peer::Garbage | Peer::Closes => {
-                        tokio::spawn(async move {
-                            let mut buffer = [0_u8; 1024];
-                            let _ = socket.read(&mut buffer).await;
-                            if let Peer::Garbage = peer {
-                                let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-                                // Held open: the client must decide from the bytes alone.
-                                tokio::time::sleep(Duration::from_secs(5)).await;
-                            }
-                        });
-                    }
-                }
-            }
-        });
-        (port, task)
+        timed_failure(url, MongoDbStorage::builder(url).timeout(timeout).build()).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

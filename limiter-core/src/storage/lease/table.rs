@@ -215,11 +215,11 @@ impl LeaseState {
         at: Timestamp,
         duration: Duration,
     ) {
-        self.refilling = false;
         let Some(grant) = grant.filter(|grant| grant.allowed && grant.units > 0) else {
-            self.refill_below = 0;
+            self.stop_taking_ahead();
             return;
         };
+        self.refilling = false;
         self.reset_at = at.saturating_add(grant.until_reset);
         self.server_remaining = grant.remaining;
         let same_window = self.window_end.is_some_and(|end| now < end)
@@ -234,6 +234,13 @@ impl LeaseState {
         self.budget = self.budget.saturating_add(grant.units);
         self.lease_end = Some((now + duration).min(window_end));
         self.refill_below = grant.units;
+    }
+
+    /// Drops the claim on the next lease and takes none ahead until the next lease starts (a
+    /// lease ahead was refused or failed, or cannot be taken here).
+    pub(crate) fn stop_taking_ahead(&mut self) {
+        self.refilling = false;
+        self.refill_below = 0;
     }
 
     /// Ends the lease: the units to hand back (none once its window has ended, when they are
@@ -292,6 +299,12 @@ impl LeaseState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The clocks and lengths most tests use: a wall-clock time for grants, a key's window of a
+    /// minute and a lease of a second.
+    const AT: Timestamp = Timestamp::from_nanos(0);
+    const MINUTE: Duration = Duration::from_secs(60);
+    const SECOND: Duration = Duration::from_secs(1);
 
     fn grant(units: u64, until_reset: Duration) -> Grant {
         Grant {
@@ -364,11 +377,6 @@ mod tests {
     fn hits_paid_at_once_and_refunded_into_their_own_lease() {
         let table = LeaseTable::default();
         let now = Instant::now();
-        let (at, minute, second) = (
-            Timestamp::from_nanos(0),
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-        );
         assert!(
             table.spend_now("k", 1, now, false).is_none(),
             "no lease yet"
@@ -378,7 +386,7 @@ mod tests {
             lease
                 .state
                 .lock()
-                .start(grant(units, minute), 1, now, at, second)
+                .start(grant(units, MINUTE), 1, now, AT, SECOND)
         };
         start(4);
         let paid = table.spend_now("k", 1, now, false).expect("covered");
@@ -416,16 +424,11 @@ mod tests {
     fn the_next_lease_is_taken_ahead_and_joins_the_running_one() {
         let table = LeaseTable::default();
         let now = Instant::now();
-        let (at, minute, second) = (
-            Timestamp::from_nanos(0),
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-        );
         let lease = table.get("k");
         lease
             .state
             .lock()
-            .start(grant(10, minute), 1, now, at, second);
+            .start(grant(10, MINUTE), 1, now, AT, SECOND);
         // 9 in hand, less than the grant of 10: claimed at once, and once only.
         assert!(lease.state.lock().claim_refill());
         let claims: Vec<bool> = (0..7)
@@ -438,7 +441,7 @@ mod tests {
         lease
             .state
             .lock()
-            .top_up(Some(grant(10, minute)), later, at, second);
+            .top_up(Some(grant(10, MINUTE)), later, AT, SECOND);
         // Twelve in hand, more than the grant: nothing claimed until two are spent.
         let after = now + Duration::from_millis(1500);
         let claims: Vec<bool> = (0..12)
@@ -458,13 +461,13 @@ mod tests {
         lease
             .state
             .lock()
-            .start(grant(10, minute), 1, now, at, second);
-        let mut next_window = grant(4, minute);
+            .start(grant(10, MINUTE), 1, now, AT, SECOND);
+        let mut next_window = grant(4, MINUTE);
         next_window.window_end_ms += 60_000;
         lease
             .state
             .lock()
-            .top_up(Some(next_window), now, at, second);
+            .top_up(Some(next_window), now, AT, SECOND);
         assert!(table.spend_now("k", 5, now, false).is_none(), "4, not 13");
         assert!(table.spend_now("k", 4, now, false).is_some());
     }
@@ -474,19 +477,14 @@ mod tests {
     #[test]
     fn a_claim_lapses_when_not_needed_and_a_failure_stops_taking_ahead() {
         let now = Instant::now();
-        let (at, minute, second) = (
-            Timestamp::from_nanos(0),
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-        );
         let mut state = LeaseState::default();
-        state.start(grant(4, minute), 1, now, at, second);
+        state.start(grant(4, MINUTE), 1, now, AT, SECOND);
         assert!(state.claim_refill(), "3 left of 4");
         assert!(!state.claim_refill(), "claimed once");
         // A request that could not wait took a fresh lease first, and topped up meanwhile
         // by another claim: more than a grant in hand.
-        state.start(grant(10, minute), 1, now, at, second);
-        state.top_up(Some(grant(10, minute)), now, at, second);
+        state.start(grant(10, MINUTE), 1, now, AT, SECOND);
+        state.top_up(Some(grant(10, MINUTE)), now, AT, SECOND);
         state.refilling = true;
         assert!(!state.still_wants_refill(now), "19 in hand");
         // Below a grant again: claimed, then the lease ahead fails.
@@ -495,12 +493,12 @@ mod tests {
         }
         assert!(state.claim_refill());
         assert!(state.still_wants_refill(now));
-        state.top_up(None, now, at, second);
+        state.top_up(None, now, AT, SECOND);
         assert!(!state.claim_refill(), "no more taking ahead in this lease");
         // A claim on a lease that has ended lapses.
-        state.start(grant(4, minute), 1, now, at, second);
+        state.start(grant(4, MINUTE), 1, now, AT, SECOND);
         assert!(state.claim_refill());
-        assert!(!state.still_wants_refill(now + second));
+        assert!(!state.still_wants_refill(now + SECOND));
     }
 
     #[test]

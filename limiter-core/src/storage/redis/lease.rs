@@ -195,12 +195,7 @@ impl RedisStorage {
         let lease = leases.table.get(key);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Outside a runtime: no lease ahead; the next one is taken when this one runs out.
-            lease.state.lock().top_up(
-                None,
-                Instant::now(),
-                Timestamp::from_nanos(0),
-                Duration::ZERO,
-            );
+            lease.state.lock().stop_taking_ahead();
             return;
         };
         let storage = self.clone();
